@@ -1,0 +1,3 @@
+from clearance.cli.main import run
+
+run()

@@ -1,0 +1,1 @@
+"""The admin API (FastAPI): what an operator does, over HTTP."""

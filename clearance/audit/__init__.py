@@ -1,0 +1,1 @@
+"""Audit: every security-relevant change, as typed entries in an append-only log."""

@@ -1,0 +1,95 @@
+"""Typed audit events: one dataclass per kind, each with a stable ``kind`` name and a
+schema ``version``.
+
+An event is encoded as RFC 8785 canonical JSON (keys sorted, no insignificant white
+space, one number format), so the same event always yields the same bytes and hence the
+same Merkle leaf hash. The encoding is ``{"kind", "v", "time", "actor", ...fields}``;
+field names never change meaning within a version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import rfc8785
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 UTC with microseconds: ``2026-11-27T15:56:16.123456Z``."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEvent:
+    kind: ClassVar[str]
+    version: ClassVar[int] = 1
+
+    actor: str
+    """Who did it: ``operator:<id>``, ``local:<os user>`` for the CLI, or ``system``."""
+
+    def encode(self, at: datetime) -> bytes:
+        body: dict[str, Any] = {"kind": self.kind, "v": self.version, "time": format_time(at)}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, datetime):
+                value = format_time(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            body[field.name] = value
+        return rfc8785.dumps(body)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorCreated(AuditEvent):
+    kind: ClassVar[str] = "operator.created"
+
+    operator_id: str
+    name: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorTokenIssued(AuditEvent):
+    kind: ClassVar[str] = "operator.token_issued"
+
+    operator_id: str
+    token_id: str
+    lookup: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelRegistered(AuditEvent):
+    kind: ClassVar[str] = "model.registered"
+
+    model_id: str
+    name: str
+    upstream_url: str
+    upstream_model: str
+    upstream_key_env: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrganizationAdmitted(AuditEvent):
+    """An organization entered the program; ``admission`` says how."""
+
+    kind: ClassVar[str] = "organization.admitted"
+
+    org_id: str
+    name: str
+    country: str
+    admission: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiKeyIssued(AuditEvent):
+    kind: ClassVar[str] = "api_key.issued"
+
+    key_id: str
+    org_id: str
+    lookup: str
+    models: tuple[str, ...] | None
+    expires_at: datetime | None

@@ -1,0 +1,205 @@
+"""``clearance init``, ``serve``, ``demo`` and ``db upgrade``."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import tempfile
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+
+from clearance import installation
+from clearance.cli.common import (
+    DataDir,
+    Output,
+    OutputOption,
+    console,
+    local_actor,
+    print_json,
+    reported_errors,
+    settings_for,
+    with_services,
+)
+from clearance.container import Services, build_services
+from clearance.db import migrate
+from clearance.db.database import Database
+from clearance.demo import stub_upstream
+from clearance.errors import SetupError
+from clearance.identity.models import IssuedSecret, Operator, OperatorRole
+from clearance.logs import configure_logging
+from clearance.server import build_app
+from clearance.settings import Settings, export_for_workers
+
+DEMO_MODEL = "demo-model"
+
+
+def _default_origin() -> str:
+    return f"{socket.gethostname()}/clearance/{secrets.token_hex(4)}"
+
+
+async def _first_admin(services: Services, name: str) -> tuple[Operator, IssuedSecret]:
+    if await services.operators.count():
+        raise SetupError(
+            "the database already holds a Clearance installation; "
+            "point database_url at an empty database or schema"
+        )
+    return await services.operators.create(local_actor(), name, OperatorRole.ADMIN)
+
+
+def init_command(
+    data_dir: DataDir = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing data directory (deletes it).")
+    ] = False,
+    admin_name: Annotated[str, typer.Option(help="Name of the first admin operator.")] = "admin",
+    log_origin: Annotated[
+        str | None,
+        typer.Option(help="The audit log's origin (its public name) [default: host-based]."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="Keep state in this database (e.g. postgresql+asyncpg://…)."),
+    ] = None,
+    output: OutputOption = Output.TEXT,
+) -> None:
+    """Create a data directory: database, secrets, signing key and a first admin."""
+    settings = settings_for(data_dir, database_url=database_url)
+    with reported_errors():
+        installation.create(settings, log_origin or _default_origin(), database_url, force)
+        settings = settings_for(settings.data_dir)
+    operator, token = with_services(settings, lambda s: _first_admin(s, admin_name))
+    if output is Output.JSON:
+        print_json(
+            {"data_dir": str(settings.data_dir), "operator_id": operator.id, "token": token.secret}
+        )
+        return
+    console.print(f"Initialized Clearance in [bold]{settings.data_dir}[/bold].")
+    console.print(f"Admin operator [bold]{operator.name}[/bold] ({operator.id}). Its API token,")
+    console.print("shown only once — store it now:\n")
+    console.print(token.secret, highlight=False)
+
+
+def _run_server(settings: Settings, workers: int) -> None:
+    with reported_errors():
+        installation.read_server_secret(settings)
+        asyncio.run(_upgrade(settings))
+    configure_logging(settings)
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "lifespan": "on",
+        "timeout_graceful_shutdown": 10,
+    }
+    if workers > 1:
+        export_for_workers(settings)
+        uvicorn.run("clearance.server:create_app", factory=True, workers=workers, **common)
+        return
+    uvicorn.run(build_app(build_services(settings)), **common)
+
+
+async def _upgrade(settings: Settings) -> None:
+    db = Database(settings.effective_database_url, schema=settings.database_schema)
+    try:
+        await migrate.upgrade(db)
+    finally:
+        await db.dispose()
+
+
+def serve_command(
+    data_dir: DataDir = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [default: 8080].")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the gateway (/v1), the admin API (/admin) and health checks."""
+    _run_server(settings_for(data_dir, host=host, port=port), workers)
+
+
+def db_upgrade_command(data_dir: DataDir = None) -> None:
+    """Bring the database schema up to date (serve and every command also do this)."""
+    settings = settings_for(data_dir)
+    with reported_errors():
+        asyncio.run(_upgrade(settings))
+    console.print("Database schema is up to date.")
+
+
+def _start_stub_upstream() -> int:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port: int = sock.getsockname()[1]
+    config = uvicorn.Config(
+        stub_upstream.app, log_level="warning", access_log=False, lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    threading.Thread(
+        target=lambda: asyncio.run(server.serve(sockets=[sock])),
+        name="stub-upstream",
+        daemon=True,
+    ).start()
+    return port
+
+
+async def _load_demo(services: Services, upstream_port: int) -> str:
+    actor = local_actor()
+    await services.operators.create(actor, "admin", OperatorRole.ADMIN)
+    await services.models.add(
+        actor, DEMO_MODEL, f"http://127.0.0.1:{upstream_port}/v1", upstream_model="echo"
+    )
+    org = await services.organizations.add_direct(
+        actor, "Demo Research Lab", "US", "demo installation created by 'clearance demo'"
+    )
+    issued = await services.keys.create(actor, org.id)
+    return issued.secret
+
+
+def demo_command(
+    port: Annotated[int, typer.Option(help="Port for Clearance.")] = 8080,
+    data_dir: DataDir = None,
+) -> None:
+    """Run a throwaway demo with a stand-in upstream, one model, org and key.
+
+    The demo gets a fresh data directory; its upstream is a test double that echoes,
+    not a model.
+    """
+    if data_dir is None:
+        data_dir = Path(tempfile.mkdtemp(prefix="clearance-demo-"))
+    settings = settings_for(data_dir, port=port, log_json=False, log_level="warning")
+    with reported_errors():
+        installation.create(settings, f"demo.clearance.invalid/{secrets.token_hex(4)}")
+    upstream_port = _start_stub_upstream()
+    key = with_services(settings, lambda s: _load_demo(s, upstream_port))
+    base = f"http://127.0.0.1:{port}"
+    body = f'{{"model": "{DEMO_MODEL}", "messages": [{{"role": "user", "content": "Hello"}}]}}'
+    console.print(f"\nClearance demo in [bold]{data_dir}[/bold]")
+    console.print(
+        f"Model [bold]{DEMO_MODEL}[/bold] → stand-in upstream on 127.0.0.1:{upstream_port} "
+        "(a demo double that echoes; no real model)\n"
+    )
+    console.print("Try it with curl:\n")
+    console.print(
+        f"curl {base}/v1/chat/completions -H 'Authorization: Bearer {key}' "
+        f"-H 'Content-Type: application/json' -d '{body}'\n",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print("or with the openai SDK (pip install openai):\n")
+    console.print(
+        "from openai import OpenAI\n"
+        f'client = OpenAI(base_url="{base}/v1", api_key="{key}")\n'
+        f'reply = client.chat.completions.create(model="{DEMO_MODEL}", '
+        'messages=[{"role": "user", "content": "Hello"}])\n'
+        "print(reply.choices[0].message.content)\n",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(f"Serving on {base} — press Ctrl-C to stop.")
+    _run_server(settings, workers=1)

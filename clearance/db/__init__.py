@@ -1,0 +1,1 @@
+"""Storage: one relational schema on SQLite (embedded) or PostgreSQL (scaled out)."""

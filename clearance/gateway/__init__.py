@@ -1,0 +1,1 @@
+"""Gateway: the data plane every model call goes through."""

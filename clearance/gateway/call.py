@@ -1,0 +1,36 @@
+"""The state of one gateway request as it moves through the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from clearance.identity.index import Principal
+from clearance.registry.models import Model
+
+
+@dataclass(slots=True)
+class UpstreamReply:
+    status: int
+    body: bytes
+    content_type: str
+    document: dict[str, Any] | None = None
+    """The body parsed, when it is a JSON object."""
+
+
+@dataclass(slots=True)
+class Call:
+    request_id: str
+    endpoint: str
+    """Which API operation: ``chat.completions``."""
+    started_at: datetime
+    started: float
+    """Monotonic start time, for latency."""
+    credential: str | None
+    raw_body: bytes = b""
+    body: dict[str, Any] = field(default_factory=dict)
+    principal: Principal | None = None
+    model: Model | None = None
+    reply: UpstreamReply | None = None
+    usage: dict[str, int] = field(default_factory=dict)

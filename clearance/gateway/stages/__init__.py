@@ -1,0 +1,2 @@
+"""The gateway's pipeline stages, one concern each, in the order requests meet them:
+authenticate → screen → authorize → (limit) → forward → meter → record."""

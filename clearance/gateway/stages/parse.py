@@ -1,0 +1,60 @@
+"""Parse: the request body as the API defines it, and the model it names.
+
+Runs after authentication, so an anonymous caller learns nothing about which models
+exist; errors name the offending field in ``param``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from clearance.gateway.call import Call
+from clearance.gateway.errors import GatewayError, invalid_request
+from clearance.registry.services import ModelCatalog
+
+
+def _chat_completions(body: dict[str, Any]) -> None:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise invalid_request("'messages' must be a non-empty array.", "messages")
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise invalid_request(
+                f"'messages[{index}]' must be an object with a string 'role'.",
+                f"messages[{index}]",
+            )
+    if body.get("stream") is True:
+        raise invalid_request("Streaming is not supported by this gateway yet.", "stream")
+
+
+VALIDATORS = {"chat.completions": _chat_completions}
+
+
+class Parse:
+    def __init__(self, catalog: ModelCatalog) -> None:
+        self._catalog = catalog
+
+    async def __call__(self, call: Call) -> None:
+        try:
+            body = orjson.loads(call.raw_body)
+        except orjson.JSONDecodeError:
+            raise invalid_request(
+                "We could not parse the JSON body of your request. Send valid JSON."
+            ) from None
+        if not isinstance(body, dict):
+            raise invalid_request("The request body must be a JSON object.")
+        model_name = body.get("model")
+        if not isinstance(model_name, str) or not model_name:
+            raise invalid_request("'model' is required and must be a string.", "model")
+        VALIDATORS[call.endpoint](body)
+        call.body = body
+        call.model = self._catalog.get(model_name)
+        if call.model is None:
+            raise GatewayError(
+                404,
+                "model_not_found",
+                f"The model '{model_name}' does not exist or you do not have access to it.",
+                "model",
+            )

@@ -1,0 +1,1 @@
+"""Identity: organizations, their API keys, and operator accounts."""

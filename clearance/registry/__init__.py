@@ -1,0 +1,1 @@
+"""Model registry: the restricted models Clearance fronts and their upstreams."""

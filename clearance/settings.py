@@ -1,0 +1,134 @@
+"""Typed settings: the only module that reads the environment.
+
+Precedence, highest first: values passed in code (the CLI's options), ``CLEARANCE_*``
+environment variables, then ``clearance.toml`` in the data directory. The data
+directory itself comes from the code, ``CLEARANCE_DATA_DIR`` or the default
+``./clearance-data``, because it is where the file lives.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_NAME = "clearance.toml"
+DEFAULT_DATA_DIR = Path("clearance-data")
+ENV_PREFIX = "CLEARANCE_"
+
+
+class Settings(BaseSettings):
+    """Everything an installation can configure."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; default: SQLite in the data directory.",
+    )
+    database_schema: str | None = Field(
+        default=None, description="PostgreSQL schema (search_path) to keep the tables in."
+    )
+    log_origin: str = Field(
+        default="clearance.local/audit",
+        description="The audit log's origin line; the signing key's name.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    log_level: str = "info"
+    log_json: bool = True
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    upstream_connect_timeout: float = Field(default=10.0, gt=0)
+    upstream_read_timeout: float = Field(default=600.0, gt=0)
+    state_refresh_interval: float = Field(
+        default=0.2, gt=0, description="Seconds between checks for changed state."
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        levels = {"debug", "info", "warning", "error", "critical"}
+        if value.lower() not in levels:
+            raise ValueError(f"log_level must be one of {sorted(levels)}")
+        return value.lower()
+
+    @property
+    def config_file(self) -> Path:
+        return self.data_dir / CONFIG_FILE_NAME
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    @property
+    def server_secret_file(self) -> Path:
+        return self.secrets_dir / "server-secret"
+
+    @property
+    def log_signing_key_file(self) -> Path:
+        return self.secrets_dir / "log-signing-key"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'clearance.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = settings_cls.model_config.get("toml_file")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+def load_settings(data_dir: Path | None = None, **overrides: Any) -> Settings:
+    """Settings for the installation in ``data_dir`` (see the module docstring)."""
+    if data_dir is None:
+        from_env = os.environ.get(f"{ENV_PREFIX}DATA_DIR")
+        data_dir = Path(from_env) if from_env else DEFAULT_DATA_DIR
+    toml_file = data_dir / CONFIG_FILE_NAME
+    config = SettingsConfigDict(**Settings.model_config)
+    config["toml_file"] = toml_file if toml_file.is_file() else None
+    bound: type[Settings] = type("BoundSettings", (Settings,), {"model_config": config})
+    values = {key: value for key, value in overrides.items() if value is not None}
+    return bound(data_dir=data_dir, **values)
+
+
+def environment_credential(variable: str) -> str | None:
+    """An upstream credential named by an environment variable.
+
+    Models name the variable holding their upstream API key so the key itself is never
+    stored in the database; reading it is the settings module's job.
+    """
+    return os.environ.get(variable) or None
+
+
+def export_for_workers(settings: Settings) -> None:
+    """Make worker processes started by the server load these same settings."""
+    os.environ[f"{ENV_PREFIX}DATA_DIR"] = str(settings.data_dir.resolve())
+    for name in ("database_url", "database_schema", "log_level"):
+        value = getattr(settings, name)
+        if value is not None:
+            os.environ[f"{ENV_PREFIX}{name.upper()}"] = str(value)

@@ -1,0 +1,1 @@
+"""Usage: one durable record per gateway request."""

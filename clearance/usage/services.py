@@ -1,0 +1,98 @@
+"""Writing usage records durably, with group commit.
+
+A request's record must be on disk before its response is released, but one commit
+per request would make the disk the gateway's speed limit. Concurrent requests hand
+their records to one writer task, which commits whatever has queued up in a single
+transaction and then releases every waiter: one fsync serves many requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import sqlalchemy as sa
+import structlog
+
+from clearance.db.database import Database
+from clearance.usage.models import UsageRecord, usage_records_table
+
+log = structlog.get_logger(__name__)
+
+MAX_BATCH = 512
+
+_Item = tuple[UsageRecord, "asyncio.Future[None]"]
+
+
+class UsageRecorderClosed(RuntimeError):
+    pass
+
+
+class UsageRecorder:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="usage-recorder")
+
+    async def record(self, record: UsageRecord) -> None:
+        """Return once ``record`` is committed; raise if it could not be."""
+        if self._closing:
+            raise UsageRecorderClosed("the usage recorder is shutting down")
+        self.start()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((record, done))
+        await done
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            batch: list[_Item] = []
+            item = await self._queue.get()
+            while item is not None:
+                batch.append(item)
+                if len(batch) >= MAX_BATCH or self._queue.empty():
+                    break
+                item = self._queue.get_nowait()
+            stopping = item is None
+            if batch:
+                await self._write(batch)
+
+    async def _write(self, batch: list[_Item]) -> None:
+        try:
+            async with self._db.transaction() as conn:
+                await conn.execute(usage_records_table.insert(), [rec.as_row() for rec, _ in batch])
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            log.error("usage_write_failed", error=str(exc), records=len(batch))
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        for _, done in batch:
+            if not done.done():
+                done.set_result(None)
+
+    async def close(self) -> None:
+        """Finish writing what is queued, then stop."""
+        self._closing = True
+        if self._task is None:
+            return
+        self._queue.put_nowait(None)
+        await self._task
+        self._task = None
+
+
+class UsageQueries:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def recent(self, org_id: str | None = None, limit: int = 100) -> list[UsageRecord]:
+        query = sa.select(usage_records_table).order_by(usage_records_table.c.id.desc())
+        if org_id is not None:
+            query = query.where(usage_records_table.c.org_id == org_id)
+        async with self._db.read() as conn:
+            rows = await conn.execute(query.limit(limit))
+            return [UsageRecord.from_row(row) for row in rows]

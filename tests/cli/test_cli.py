@@ -1,0 +1,61 @@
+"""The CLI as a user types it: help, errors, refusals."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+from tests.support.processes import clearance
+
+
+def test_every_command_has_help() -> None:
+    top = clearance("--help").stdout
+    for command in ("init", "serve", "demo", "models", "orgs", "keys", "db"):
+        assert command in top
+    for group, sub in [("models", "add"), ("orgs", "add"), ("keys", "create"), ("keys", "list")]:
+        assert "--data-dir" in clearance(group, sub, "--help").stdout
+
+
+def test_init_creates_private_secrets_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = json.loads(clearance("init", "--data-dir", str(data), "-o", "json").stdout)
+    assert first["token"].startswith("clro_")
+    for name in ("secrets/server-secret", "secrets/log-signing-key", "clearance.db"):
+        assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
+    assert stat.S_IMODE((data / "secrets").stat().st_mode) == 0o700
+    assert (data / "secrets/log-signing-key").read_text().startswith("PRIVATE+KEY+")
+
+    again = clearance("init", "--data-dir", str(data), check=False)
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
+    replaced = json.loads(
+        clearance("init", "--data-dir", str(data), "--force", "-o", "json").stdout
+    )
+    assert replaced["token"] != first["token"]
+
+
+def test_commands_on_an_uninitialized_directory_say_so(tmp_path: Path) -> None:
+    result = clearance("orgs", "list", "--data-dir", str(tmp_path / "missing"), check=False)
+    assert result.returncode == 1
+    assert "clearance init" in result.stderr
+
+
+def test_bad_input_gets_one_clear_line(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    clearance("init", "--data-dir", data)
+    bad_country = clearance(
+        "orgs", "add", "X", "--country", "ZZ", "--reason", "r", "--data-dir", data, check=False
+    )
+    assert bad_country.returncode == 1
+    assert "country" in bad_country.stderr
+    assert "Traceback" not in bad_country.stderr
+    missing_reason = clearance(
+        "orgs", "add", "X", "--country", "US", "--data-dir", data, check=False
+    )
+    assert missing_reason.returncode == 2
+    assert "--reason" in missing_reason.stderr
+    no_org = clearance("keys", "create", "--org", "nobody", "--data-dir", data, check=False)
+    assert no_org.returncode == 1
+    assert "no organization" in no_org.stderr
+    assert json.loads(clearance("keys", "list", "--data-dir", data, "-o", "json").stdout) == []

@@ -1,0 +1,89 @@
+"""Starting real processes (the stub upstream, ``clearance serve``) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def clearance(
+    *args: str, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``clearance`` CLI as a user would."""
+    result = subprocess.run(
+        [PYTHON, "-m", "clearance", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"clearance {' '.join(args)} exited {result.returncode}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+    return result
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"process exited with {process.returncode} before {url} was up")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{url} did not come up within {timeout}s")
+
+
+@contextmanager
+def running(
+    args: Sequence[str], ready_url: str, log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``args`` until the block ends; its output goes to ``log``."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            list(args), stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+        try:
+            wait_until_up(ready_url, process)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextmanager
+def stub_upstream(log: Path) -> Iterator[str]:
+    """The stand-in OpenAI-compatible upstream as its own process; yields its base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/v1"
+    with running(
+        [PYTHON, "-m", "clearance.demo.stub_upstream", "--port", str(port)], f"{base}/models", log
+    ):
+        yield base
