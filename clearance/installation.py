@@ -7,21 +7,19 @@ Layout::
       clearance.db              the SQLite database (embedded mode)
       secrets/                  0700
         server-secret           0600, 32 random bytes, hex: keys API keys' HMAC
-        log-signing-key         0600, Ed25519 signer key in signed-note form
+        log-signing-key         0600, Ed25519 signer key in signed-note form; its name
+                                is the audit log's origin
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import secrets
 import shutil
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
+from clearance.audit.tlog.keys import Signer
+from clearance.audit.tlog.note import KeyFormatError, check_key_name
 from clearance.errors import SetupError
 from clearance.settings import CONFIG_FILE_NAME, Settings
 
@@ -41,21 +39,15 @@ def _write_secret(path: Path, content: str) -> None:
         handle.write(content)
 
 
-def _signer_key(name: str) -> str:
-    """A fresh Ed25519 signer key in the signed-note ``PRIVATE+KEY+…`` form."""
-    private = Ed25519PrivateKey.generate()
-    seed = private.private_bytes_raw()
-    public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    key_id = hashlib.sha256(name.encode() + b"\n\x01" + public).digest()[:4].hex()
-    encoded = base64.b64encode(b"\x01" + seed).decode()
-    return f"PRIVATE+KEY+{name}+{key_id}+{encoded}"
-
-
 def create(
     settings: Settings, log_origin: str, database_url: str | None = None, force: bool = False
 ) -> None:
     """Create the data directory with fresh secrets. Refuses to touch an existing one
     unless ``force``, which deletes it first."""
+    try:
+        check_key_name(log_origin)
+    except KeyFormatError as exc:
+        raise SetupError(f"log origin {log_origin!r} cannot name a signing key: {exc}") from None
     data_dir = settings.data_dir
     if data_dir.exists() and any(data_dir.iterdir()):
         if not force:
@@ -71,10 +63,10 @@ def create(
         # private before the first connection does.
         os.close(os.open(settings.data_dir / "clearance.db", os.O_CREAT | os.O_WRONLY, 0o600))
     _write_secret(settings.server_secret_file, secrets.token_hex(32) + "\n")
-    _write_secret(settings.log_signing_key_file, _signer_key(log_origin) + "\n")
+    _write_secret(settings.log_signing_key_file, Signer.generate(log_origin).to_skey() + "\n")
     config = data_dir / CONFIG_FILE_NAME
     if not config.exists():
-        lines = [CONFIG_TEMPLATE, f"log_origin = {_toml_string(log_origin)}\n"]
+        lines = [CONFIG_TEMPLATE]
         if database_url:
             lines.append(f"database_url = {_toml_string(database_url)}\n")
         config.write_text("".join(lines))
@@ -101,3 +93,15 @@ def read_server_secret(settings: Settings) -> bytes:
     if len(secret) != 32:
         raise SetupError(f"{path} is corrupt: it must hold 64 hex characters")
     return secret
+
+
+def read_log_signer(settings: Settings) -> Signer:
+    path = settings.log_signing_key_file
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        raise SetupError(f"the audit log signing key {path} is missing") from None
+    try:
+        return Signer.from_skey(text)
+    except KeyFormatError as exc:
+        raise SetupError(f"{path} is not a valid signer key: {exc}") from None

@@ -14,6 +14,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from clearance.admin.app import build_admin_app
+from clearance.audit.publish import LogPublisher
 from clearance.container import Services, build_services
 from clearance.gateway.app import GatewayApp
 from clearance.gateway.errors import GatewayError
@@ -56,13 +57,21 @@ def build_app(services: Services) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await services.start_serving()
-        watcher = asyncio.create_task(services.watcher.run(), name="state-watcher")
+        tasks = [
+            asyncio.create_task(services.watcher.run(), name="state-watcher"),
+            asyncio.create_task(
+                services.checkpoints.run(services.settings.audit_integrate_interval),
+                name="audit-checkpoints",
+            ),
+        ]
         try:
             yield
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await services.close()
 
     async def healthz(_request: Request) -> Response:
@@ -93,6 +102,7 @@ def build_app(services: Services) -> ASGIApp:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Mount("/admin", app=admin),
+            *LogPublisher(services.tree, services.checkpoints, services.witnesses).routes(),
             *gateway.routes(),
         ],
         lifespan=lifespan,

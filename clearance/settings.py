@@ -38,9 +38,19 @@ class Settings(BaseSettings):
     database_schema: str | None = Field(
         default=None, description="PostgreSQL schema (search_path) to keep the tables in."
     )
-    log_origin: str = Field(
-        default="clearance.local/audit",
-        description="The audit log's origin line; the signing key's name.",
+    audit_checkpoint_entries: int = Field(
+        default=1000, gt=0, description="Sign a checkpoint after this many new entries…"
+    )
+    audit_checkpoint_seconds: float = Field(
+        default=5.0, gt=0, description="…or this long after the last one, if the log grew."
+    )
+    audit_integrate_interval: float = Field(
+        default=0.5, gt=0, description="Seconds between integrations of new audit entries."
+    )
+    audit_witnesses: list[str] = Field(
+        default_factory=list,
+        description="Verifier keys (tlog-cosignature) of witnesses whose cosignatures "
+        "the log accepts and serves.",
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)

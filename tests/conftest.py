@@ -12,6 +12,7 @@ from clearance import installation
 from clearance.container import Services, build_services
 from clearance.db import migrate
 from clearance.settings import Settings, load_settings
+from tests.support.installation import Live, live_installation
 from tests.support.processes import stub_upstream
 from tests.support.services import fresh_schema_name, require_postgres
 
@@ -67,6 +68,13 @@ async def sqlite_services(tmp_path: Path) -> AsyncIterator[Services]:
         yield built
     finally:
         await built.close()
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory, upstream_url: str) -> Iterator[Live]:
+    """One installation serving on 127.0.0.1, shared by the tests that only read or add."""
+    with live_installation(tmp_path_factory.mktemp("live"), upstream_url) as installation:
+        yield installation
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,9 @@ def build_admin_app(services: Services) -> FastAPI:
     app.include_router(
         identity_router(services.organizations, services.keys, current_operator), prefix="/v1"
     )
-    app.include_router(audit_router(services.audit, current_operator), prefix="/v1")
+    app.include_router(
+        audit_router(services.audit, services.checkpoints, services.prover, current_operator),
+        prefix="/v1",
+    )
     app.include_router(usage_router(services.usage, current_operator), prefix="/v1")
     return app

@@ -43,21 +43,15 @@ class AuditEvent:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OperatorCreated(AuditEvent):
+    """An operator account was created, with its first API token."""
+
     kind: ClassVar[str] = "operator.created"
 
     operator_id: str
     name: str
     role: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OperatorTokenIssued(AuditEvent):
-    kind: ClassVar[str] = "operator.token_issued"
-
-    operator_id: str
     token_id: str
-    lookup: str
-    expires_at: datetime | None
+    token_lookup: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,3 +87,30 @@ class ApiKeyIssued(AuditEvent):
     lookup: str
     models: tuple[str, ...] | None
     expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyChanged(AuditEvent):
+    """The authorization policy set changed; ``diff`` is a unified diff of the files."""
+
+    kind: ClassVar[str] = "policy.changed"
+
+    policy_hash: str
+    """SHA-256 (hex) of the new policy set, as loaded."""
+    diff: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsageBatchRecorded(AuditEvent):
+    """A batch of usage records was committed: their digest, so none can later be
+    deleted or altered without the log showing it.
+
+    ``digest`` is the RFC 9162 Merkle root (base64) over the batch's records, each leaf
+    being the record's canonical encoding (see ``clearance.usage.digest``), in record-id
+    order; the records carry this entry's number as ``audit_seq``.
+    """
+
+    kind: ClassVar[str] = "usage.batch"
+
+    count: int
+    digest: str

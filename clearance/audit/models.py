@@ -1,4 +1,15 @@
-"""The stored audit entries."""
+"""The audit log's tables and values.
+
+``audit_entries``   every entry, numbered from 0 in the order they were sequenced (the
+                    number is the entry's leaf index in the Merkle tree)
+``audit_head``      one row: the next sequence number; taking it locks the row until
+                    commit, so entries commit in sequence order on every backend
+``audit_tree``      one row: how many entries are integrated into the tree, and its root
+``audit_tree_nodes`` the hash of every complete subtree, by (level, index): the
+                    tiles are ranges of this table and any proof is one lookup
+``audit_checkpoints`` signed checkpoints, one per published tree size
+``audit_cosignatures`` witnesses' cosignatures on those checkpoints
+"""
 
 from __future__ import annotations
 
@@ -11,25 +22,70 @@ import sqlalchemy as sa
 
 from clearance.db.schema import UTCDateTime, metadata
 
+_BigInt = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
 audit_entries_table = sa.Table(
     "audit_entries",
     metadata,
-    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("seq", _BigInt, primary_key=True, autoincrement=False),
     sa.Column("recorded_at", UTCDateTime, nullable=False),
     sa.Column("kind", sa.String(64), nullable=False, index=True),
     sa.Column("actor", sa.String(128), nullable=False),
     sa.Column("body", sa.LargeBinary, nullable=False),
 )
 
+audit_head_table = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("next_seq", sa.BigInteger, nullable=False),
+)
+
+audit_tree_table = sa.Table(
+    "audit_tree",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("root", sa.LargeBinary(32), nullable=False),
+)
+
+audit_tree_nodes_table = sa.Table(
+    "audit_tree_nodes",
+    metadata,
+    sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.LargeBinary(32), nullable=False),
+)
+
+audit_checkpoints_table = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("root", sa.LargeBinary(32), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+audit_cosignatures_table = sa.Table(
+    "audit_cosignatures",
+    metadata,
+    sa.Column("checkpoint_size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("witness", sa.String(160), primary_key=True),
+    sa.Column("line", sa.Text, nullable=False),
+    sa.Column("signed_at", sa.BigInteger, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     seq: int
+    """Position in the log: the entry's leaf index, from 0."""
     recorded_at: datetime
     kind: str
     actor: str
     body: bytes
-    """The canonical encoding of the event (what gets hashed)."""
+    """The canonical encoding of the event: exactly the bytes the Merkle leaf hashes."""
 
     def fields(self) -> dict[str, Any]:
         value: dict[str, Any] = orjson.loads(self.body)
@@ -45,3 +101,12 @@ class AuditEntry:
             actor=m["actor"],
             body=bytes(m["body"]),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    size: int
+    root: bytes
+    note: str
+    """The signed note, exactly as signed by the log."""
+    created_at: datetime

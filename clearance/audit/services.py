@@ -1,14 +1,34 @@
-"""Appending to and reading the audit log."""
+"""Sequencing entries into the audit log, and reading them back.
+
+An entry is appended inside the transaction of the change it records, so the change
+and its entry commit together or not at all. Sequence numbers come from one locked
+row: whichever transaction takes a number holds the row until it commits, so entries
+become visible in sequence order with no gaps, on SQLite and PostgreSQL alike — the
+tree builder can then integrate "everything below the head" without ever skipping a
+number that commits later.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clearance.audit.events import AuditEvent
-from clearance.audit.models import AuditEntry, audit_entries_table
+from clearance.audit.models import AuditEntry, audit_entries_table, audit_head_table
+from clearance.audit.tlog.tiles import MAX_ENTRY_SIZE
 from clearance.clock import Clock
 from clearance.db.database import Database
+
+_entries = audit_entries_table.c
+_TAKE = sa.text(
+    "UPDATE audit_head SET next_seq = next_seq + :count WHERE id = 1 RETURNING next_seq"
+)
+
+
+class EntryTooLarge(ValueError):
+    pass
 
 
 class AuditLog:
@@ -17,30 +37,60 @@ class AuditLog:
         self._clock = clock
 
     async def append(self, conn: AsyncConnection, event: AuditEvent) -> int:
-        """Record ``event`` inside the caller's transaction, so the change and its
-        audit entry commit together or not at all. Returns the entry's sequence number."""
-        at = self._clock.now()
-        result = await conn.execute(
-            audit_entries_table.insert().values(
-                recorded_at=at, kind=event.kind, actor=event.actor, body=event.encode(at)
-            )
-        )
-        key = result.inserted_primary_key
-        if key is None:
-            raise RuntimeError("the database assigned no sequence number")
-        return int(key[0])
+        """Sequence ``event`` in the caller's transaction; returns its entry number."""
+        (seq,) = await conn.run_sync(self.append_sync, [event])
+        return seq
 
-    async def entries(self, after: int = 0, limit: int = 100) -> list[AuditEntry]:
-        query = (
-            sa.select(audit_entries_table)
-            .where(audit_entries_table.c.seq > after)
-            .order_by(audit_entries_table.c.seq)
-            .limit(limit)
+    async def append_many(self, conn: AsyncConnection, events: Sequence[AuditEvent]) -> list[int]:
+        return await conn.run_sync(self.append_sync, events)
+
+    def append_sync(self, conn: sa.Connection, events: Sequence[AuditEvent]) -> list[int]:
+        """Sequence ``events`` in the caller's (synchronous) transaction."""
+        if not events:
+            return []
+        at = self._clock.now()
+        bodies = [event.encode(at) for event in events]
+        for event, body in zip(events, bodies, strict=True):
+            if len(body) > MAX_ENTRY_SIZE:
+                raise EntryTooLarge(f"audit entry {event.kind} is {len(body)} bytes, over 65535")
+        end = conn.scalar(_TAKE, {"count": len(events)})
+        if end is None:
+            raise RuntimeError("the audit log's head row is missing; run 'clearance db upgrade'")
+        first = int(end) - len(events)
+        conn.execute(
+            audit_entries_table.insert(),
+            [
+                {
+                    "seq": first + offset,
+                    "recorded_at": at,
+                    "kind": event.kind,
+                    "actor": event.actor,
+                    "body": body,
+                }
+                for offset, (event, body) in enumerate(zip(events, bodies, strict=True))
+            ],
         )
+        return list(range(first, first + len(events)))
+
+    async def entries(
+        self, after: int = -1, limit: int = 100, kind: str | None = None
+    ) -> list[AuditEntry]:
+        """Entries numbered above ``after``, oldest first."""
+        query = sa.select(audit_entries_table).where(_entries.seq > after)
+        if kind is not None:
+            query = query.where(_entries.kind == kind)
         async with self._db.read() as conn:
-            return [AuditEntry.from_row(row) for row in await conn.execute(query)]
+            rows = await conn.execute(query.order_by(_entries.seq).limit(limit))
+            return [AuditEntry.from_row(row) for row in rows]
+
+    async def entry(self, seq: int) -> AuditEntry | None:
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(sa.select(audit_entries_table).where(_entries.seq == seq))
+            ).first()
+        return AuditEntry.from_row(row) if row is not None else None
 
     async def count(self) -> int:
         async with self._db.read() as conn:
-            value = await conn.scalar(sa.select(sa.func.count()).select_from(audit_entries_table))
+            value = await conn.scalar(sa.select(audit_head_table.c.next_seq))
         return int(value or 0)

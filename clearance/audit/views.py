@@ -1,5 +1,6 @@
-"""Admin API routes for reading the audit log."""
+"""Admin API routes for reading the audit log and proving entries."""
 
+import base64
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -7,7 +8,10 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from clearance.admin.auth import OperatorDependency
+from clearance.audit.checkpoints import Checkpointer
+from clearance.audit.proofs import Prover
 from clearance.audit.services import AuditLog
+from clearance.errors import NotFound
 from clearance.identity.models import Operator
 
 
@@ -19,15 +23,38 @@ class AuditEntryOut(BaseModel):
     event: dict[str, Any]
 
 
-def audit_router(audit: AuditLog, current_operator: OperatorDependency) -> APIRouter:
+class CheckpointOut(BaseModel):
+    size: int
+    root: str
+    note: str
+    created_at: datetime
+
+
+class ProofOut(BaseModel):
+    index: int
+    tree_size: int
+    leaf_hash: str
+    proof: list[str]
+    root: str
+    checkpoint: str
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+def audit_router(
+    audit: AuditLog, checkpoints: Checkpointer, prover: Prover, current_operator: OperatorDependency
+) -> APIRouter:
     router = APIRouter(tags=["audit"])
     Caller = Annotated[Operator, Depends(current_operator)]
 
     @router.get("/audit")
     async def list_entries(
         _operator: Caller,
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: Annotated[int, Query(ge=-1, description="Entries numbered above this.")] = -1,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        kind: Annotated[str | None, Query(max_length=64)] = None,
     ) -> list[AuditEntryOut]:
         return [
             AuditEntryOut(
@@ -37,7 +64,32 @@ def audit_router(audit: AuditLog, current_operator: OperatorDependency) -> APIRo
                 actor=entry.actor,
                 event=entry.fields(),
             )
-            for entry in await audit.entries(after, limit)
+            for entry in await audit.entries(after, limit, kind)
         ]
+
+    @router.get("/audit/checkpoint")
+    async def latest_checkpoint(_operator: Caller) -> CheckpointOut:
+        latest = await checkpoints.latest()
+        if latest is None:
+            raise NotFound("no checkpoint has been published yet")
+        return CheckpointOut(
+            size=latest.size, root=_b64(latest.root), note=latest.note, created_at=latest.created_at
+        )
+
+    @router.get("/audit/{index}/proof")
+    async def prove(
+        index: int,
+        _operator: Caller,
+        size: Annotated[int | None, Query(ge=1, description="Checkpoint size.")] = None,
+    ) -> ProofOut:
+        proved = await prover.prove(index, size)
+        return ProofOut(
+            index=index,
+            tree_size=proved.checkpoint.size,
+            leaf_hash=_b64(proved.leaf_hash),
+            proof=[_b64(node) for node in proved.proof],
+            root=_b64(proved.checkpoint.root),
+            checkpoint=proved.checkpoint.note,
+        )
 
     return router

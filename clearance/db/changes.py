@@ -95,5 +95,5 @@ class ChangeWatcher:
             self._wake.clear()
             try:
                 await self.check()
-            except (sa.exc.SQLAlchemyError, OSError) as exc:
-                log.warning("state_check_failed", error=str(exc))
+            except Exception:  # a supervisor loop: log, stay stale, let the gateway refuse
+                log.exception("state_check_failed")

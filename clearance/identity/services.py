@@ -11,7 +11,6 @@ from clearance import validation
 from clearance.audit.events import (
     ApiKeyIssued,
     OperatorCreated,
-    OperatorTokenIssued,
     OrganizationAdmitted,
 )
 from clearance.audit.services import AuditLog
@@ -209,18 +208,21 @@ class Operators:
                     created_by=actor,
                 )
             )
+            token = await self._issue_token(conn, operator.id)
             await self._audit.append(
                 conn,
                 OperatorCreated(
-                    actor=actor, operator_id=operator.id, name=operator.name, role=role.value
+                    actor=actor,
+                    operator_id=operator.id,
+                    name=operator.name,
+                    role=role.value,
+                    token_id=token.id,
+                    token_lookup=token.lookup,
                 ),
             )
-            token = await self._issue_token(conn, actor, operator.id)
         return operator, token
 
-    async def _issue_token(
-        self, conn: AsyncConnection, actor: str, operator_id: str
-    ) -> IssuedSecret:
+    async def _issue_token(self, conn: AsyncConnection, operator_id: str) -> IssuedSecret:
         credential = credentials.generate(credentials.OPERATOR_TOKEN_PREFIX)
         token_id = new_id("tok")
         await conn.execute(
@@ -232,16 +234,6 @@ class Operators:
                 created_at=self._clock.now(),
                 expires_at=None,
             )
-        )
-        await self._audit.append(
-            conn,
-            OperatorTokenIssued(
-                actor=actor,
-                operator_id=operator_id,
-                token_id=token_id,
-                lookup=credential.lookup,
-                expires_at=None,
-            ),
         )
         return IssuedSecret(id=token_id, secret=credential.value, lookup=credential.lookup)
 

@@ -26,6 +26,7 @@ usage_records_table = sa.Table(
     sa.Column("completion_tokens", sa.Integer, nullable=True),
     sa.Column("total_tokens", sa.Integer, nullable=True),
     sa.Column("latency_ms", sa.Float, nullable=True),
+    sa.Column("audit_seq", sa.BigInteger, nullable=True, index=True),
 )
 
 
@@ -66,4 +67,5 @@ class UsageRecord:
     def from_row(cls, row: Any) -> UsageRecord:
         m = dict(row._mapping)
         m.pop("id", None)
+        m.pop("audit_seq", None)
         return cls(**m)

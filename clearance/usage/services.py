@@ -3,7 +3,8 @@
 A request's record must be on disk before its response is released, but one commit
 per request would make the disk the gateway's speed limit. Concurrent requests hand
 their records to one writer task, which commits whatever has queued up in a single
-transaction and then releases every waiter: one fsync serves many requests.
+transaction and then releases every waiter: one fsync serves many requests. The same
+transaction appends the batch's digest to the audit log (see ``usage.digest``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import asyncio
 import sqlalchemy as sa
 import structlog
 
+from clearance.audit.services import AuditLog
 from clearance.db.database import Database
+from clearance.usage.digest import batch_entry
 from clearance.usage.models import UsageRecord, usage_records_table
 
 log = structlog.get_logger(__name__)
@@ -28,8 +31,9 @@ class UsageRecorderClosed(RuntimeError):
 
 
 class UsageRecorder:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, audit: AuditLog) -> None:
         self._db = db
+        self._audit = audit
         self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -63,8 +67,8 @@ class UsageRecorder:
 
     async def _write(self, batch: list[_Item]) -> None:
         try:
-            async with self._db.transaction() as conn:
-                await conn.execute(usage_records_table.insert(), [rec.as_row() for rec, _ in batch])
+            records = [record for record, _ in batch]
+            await self._db.run_sync(lambda conn: self._insert(conn, records))
         except (sa.exc.SQLAlchemyError, OSError) as exc:
             log.error("usage_write_failed", error=str(exc), records=len(batch))
             for _, done in batch:
@@ -74,6 +78,13 @@ class UsageRecorder:
         for _, done in batch:
             if not done.done():
                 done.set_result(None)
+
+    def _insert(self, conn: sa.Connection, records: list[UsageRecord]) -> None:
+        (seq,) = self._audit.append_sync(conn, [batch_entry(records)])
+        conn.execute(
+            usage_records_table.insert(),
+            [{**record.as_row(), "audit_seq": seq} for record in records],
+        )
 
     async def close(self) -> None:
         """Finish writing what is queued, then stop."""

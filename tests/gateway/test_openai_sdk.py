@@ -6,7 +6,7 @@ import httpx
 import openai
 import pytest
 
-from tests.gateway.conftest import Live
+from tests.support.installation import Live
 
 MESSAGES = [{"role": "user", "content": "hello from the sdk"}]
 

@@ -1,0 +1,102 @@
+"""A running server's log, checked from the outside: by an independent implementation
+of the specs, and by ``clearance audit verify`` as an auditor types it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import httpx
+import openai
+
+from tests.audit_independent import spec_verifier
+from tests.support.installation import Live, serving
+from tests.support.processes import clearance
+
+
+def wait_for_checkpoint(live: Live, timeout: float = 15) -> int:
+    """Wait until the published checkpoint covers every entry; return its size."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        entries = httpx.get(
+            f"{live.base_url}/admin/v1/audit?limit=1000", headers=live.admin_headers()
+        ).json()
+        note = httpx.get(f"{live.base_url}/log/checkpoint")
+        if note.status_code == 200 and int(note.text.splitlines()[1]) == len(entries):
+            return len(entries)
+        time.sleep(0.1)
+    raise AssertionError("the checkpoint never caught up with the log")
+
+
+def http_fetch(live: Live) -> spec_verifier.Fetch:
+    def fetch(path: str) -> bytes:
+        response = httpx.get(f"{live.base_url}/log/{path}")
+        response.raise_for_status()
+        return response.content
+
+    return fetch
+
+
+def test_independent_verifier_accepts_the_running_servers_log(live: Live) -> None:
+    client = openai.OpenAI(base_url=live.v1, api_key=live.api_key, max_retries=0)
+    client.chat.completions.create(model="stub-chat", messages=[{"role": "user", "content": "hi"}])
+    size = wait_for_checkpoint(live)
+    vkey = live.cli("audit", "key").strip()
+    log = spec_verifier.verify_log(http_fetch(live), vkey)
+    assert log.size == size
+    kinds = [json.loads(entry)["kind"] for entry in log.entries]
+    assert kinds[0] == "operator.created"
+    assert {"model.registered", "organization.admitted", "api_key.issued", "usage.batch"} <= set(
+        kinds
+    )
+
+
+def test_audit_prove_and_show(live: Live) -> None:
+    wait_for_checkpoint(live)
+    vkey = live.cli("audit", "key").strip()
+    proof = json.loads(live.cli("audit", "prove", "1", "--output", "json"))
+    checkpoint = spec_verifier.verify_checkpoint(proof["checkpoint"].encode(), vkey)
+    assert checkpoint.size == proof["tree_size"]
+    shown = json.loads(live.cli("audit", "show", "1"))
+    assert shown["leaf_hash"] == proof["leaf_hash"]
+    assert shown["event"]["kind"] == "model.registered"
+    missing = clearance("audit", "show", "999999", "--data-dir", str(live.data_dir), check=False)
+    assert missing.returncode == 1
+    assert "no audit entry 999999" in missing.stderr
+
+
+def test_audit_verify_command_passes_then_catches_tampering(tmp_path: Path) -> None:
+    def setup(dd: tuple[str, str]) -> str:
+        clearance("orgs", "add", "Acme", "--country", "US", "--reason", "r", *dd)
+        return ""
+
+    with serving(tmp_path, setup) as live:
+        wait_for_checkpoint(live)
+        vkey = live.cli("audit", "key").strip()
+        state = tmp_path / "auditor-state.json"
+        verify = (
+            "audit",
+            "verify",
+            "--url",
+            f"{live.base_url}/log",
+            "--vkey",
+            vkey,
+            "--state",
+            str(state),
+        )
+        ok = clearance(*verify)
+        assert ok.stdout.startswith("OK:")
+        assert json.loads(state.read_text())["size"] > 0
+        again = clearance(*verify)
+        assert "consistent with the" in again.stdout
+
+        with sqlite3.connect(live.data_dir / "clearance.db") as db:
+            db.execute(
+                "UPDATE audit_entries SET body = CAST(replace(body, 'Acme', 'Evil') AS BLOB) WHERE kind = 'organization.admitted'"
+            )
+        failed = clearance(*verify, check=False)
+        assert failed.returncode == 1
+        assert "verification FAILED" in failed.stderr
+        assert "was altered" in failed.stderr
