@@ -7,8 +7,12 @@ tests all start here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from clearance import installation
+from clearance.accounts.logins import LoginPolicy, Logins
+from clearance.accounts.operators import Operators
+from clearance.accounts.passwords import Passwords
 from clearance.audit.checkpoints import Checkpointer
 from clearance.audit.proofs import Prover
 from clearance.audit.services import AuditLog
@@ -21,9 +25,15 @@ from clearance.db.changes import ChangeWatcher
 from clearance.db.database import Database
 from clearance.errors import SetupError
 from clearance.gateway.upstream import OpenAIUpstream
+from clearance.identity.end_users import EndUsers
+from clearance.identity.entitlements import Entitlements
 from clearance.identity.index import KeyIndex
-from clearance.identity.models import KEYS_TOPIC, ORGS_TOPIC
-from clearance.identity.services import ApiKeys, Operators, Organizations
+from clearance.identity.keys import ApiKeys
+from clearance.identity.members import Members, ServiceAccounts
+from clearance.identity.models import END_USERS_TOPIC, KEYS_TOPIC, MEMBERS_TOPIC, ORGS_TOPIC
+from clearance.identity.organizations import Organizations
+from clearance.monitoring.breakglass import BreakGlass, nothing_retained
+from clearance.monitoring.cases import Cases
 from clearance.registry.models import TOPIC as MODELS_TOPIC
 from clearance.registry.services import ModelCatalog, ModelRegistry
 from clearance.settings import Settings
@@ -40,12 +50,19 @@ class Services:
     checkpoints: Checkpointer
     witnesses: Witnesses
     prover: Prover
+    logins: Logins
+    operators: Operators
     models: ModelRegistry
     catalog: ModelCatalog
     organizations: Organizations
+    members: Members
+    service_accounts: ServiceAccounts
+    end_users: EndUsers
+    entitlements: Entitlements
     keys: ApiKeys
     key_index: KeyIndex
-    operators: Operators
+    cases: Cases
+    break_glass: BreakGlass
     usage: UsageQueries
     usage_recorder: UsageRecorder
     watcher: ChangeWatcher
@@ -77,13 +94,33 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.audit_checkpoint_entries,
         settings.audit_checkpoint_seconds,
     )
+    logins = Logins(
+        db,
+        audit,
+        clock,
+        Passwords(
+            settings.password_time_cost,
+            settings.password_memory_kib,
+            settings.password_parallelism,
+        ),
+        secret,
+        LoginPolicy(
+            session_ttl=timedelta(hours=settings.session_hours),
+            max_failed=settings.max_failed_logins,
+            lockout=timedelta(minutes=settings.lockout_minutes),
+        ),
+    )
     models = ModelRegistry(db, audit, clock)
     catalog = ModelCatalog(models)
+    service_accounts = ServiceAccounts(db, audit, clock)
+    end_users = EndUsers(db, audit, clock)
     key_index = KeyIndex(db, secret)
+    cases = Cases(db, audit, clock)
     watcher = ChangeWatcher(db, settings.state_refresh_interval)
     watcher.subscribe(MODELS_TOPIC, catalog.reload)
-    watcher.subscribe(KEYS_TOPIC, key_index.reload)
-    watcher.subscribe(ORGS_TOPIC, key_index.reload)
+    for topic in (KEYS_TOPIC, ORGS_TOPIC, MEMBERS_TOPIC):
+        watcher.subscribe(topic, key_index.reload)
+    watcher.subscribe(END_USERS_TOPIC, end_users.reload)
     return Services(
         settings=settings,
         clock=clock,
@@ -93,12 +130,21 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         checkpoints=checkpoints,
         witnesses=Witnesses(db, checkpoints, _witness_keys(settings), clock),
         prover=Prover(audit, tree, checkpoints),
+        logins=logins,
+        operators=Operators(
+            db, audit, clock, logins, secret, settings.token_days, settings.max_token_days
+        ),
         models=models,
         catalog=catalog,
         organizations=Organizations(db, audit, clock),
-        keys=ApiKeys(db, audit, clock, secret),
+        members=Members(db, audit, clock, logins),
+        service_accounts=service_accounts,
+        end_users=end_users,
+        entitlements=Entitlements(db, audit, clock),
+        keys=ApiKeys(db, audit, clock, secret, service_accounts),
         key_index=key_index,
-        operators=Operators(db, audit, clock, secret),
+        cases=cases,
+        break_glass=BreakGlass(db, audit, cases, nothing_retained),
         usage=UsageQueries(db),
         usage_recorder=UsageRecorder(db, audit),
         watcher=watcher,

@@ -7,6 +7,7 @@ their own error shapes.
     ├── InvalidInput        a value breaks a rule; ``field`` names it when known
     ├── NotAllowed          the actor may not do this
     ├── InvalidState        the thing exists but is in the wrong state for this
+    ├── AuthFailed          a sign-in, session or CSRF check failed; ``code`` says which
     └── SetupError          the installation is missing or broken (no data dir, no key)
 """
 
@@ -41,6 +42,19 @@ class NotAllowed(ClearanceError):
 
 class InvalidState(ClearanceError):
     pass
+
+
+class AuthFailed(ClearanceError):
+    """Authentication failed. ``status`` is 401 (who are you?), 403 (CSRF) or 423
+    (locked out, with ``retry_after`` seconds)."""
+
+    def __init__(
+        self, code: str, message: str, status: int = 401, retry_after: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+        self.retry_after = retry_after
 
 
 class SetupError(ClearanceError):

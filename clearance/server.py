@@ -17,6 +17,7 @@ from clearance.admin.app import build_admin_app
 from clearance.audit.publish import LogPublisher
 from clearance.container import Services, build_services
 from clearance.gateway.app import GatewayApp
+from clearance.gateway.clientip import ClientAddress
 from clearance.gateway.errors import GatewayError
 from clearance.gateway.pipeline import Pipeline
 from clearance.gateway.stages.authenticate import Authenticate
@@ -27,6 +28,7 @@ from clearance.gateway.stages.parse import Parse
 from clearance.gateway.stages.record import Record
 from clearance.gateway.stages.screen import Screen
 from clearance.logs import configure_logging
+from clearance.portal.views import build_portal_app
 from clearance.requestid import RequestIdMiddleware
 from clearance.settings import Settings, load_settings
 
@@ -35,14 +37,14 @@ from clearance.settings import Settings, load_settings
 MAX_STATE_STALENESS = 5.0
 
 
-def build_pipeline(services: Services) -> Pipeline:
+def build_pipeline(services: Services, authenticate: Authenticate) -> Pipeline:
     """The gateway's stages, in order."""
     return Pipeline(
         [
-            Authenticate(services.key_index, services.watcher, services.clock, MAX_STATE_STALENESS),
+            authenticate,
             Parse(services.catalog),
             Screen(),
-            Authorize(),
+            Authorize(services.end_users),
             Forward(services.upstream),
             Meter(),
         ],
@@ -50,8 +52,22 @@ def build_pipeline(services: Services) -> Pipeline:
     )
 
 
+def build_gateway(services: Services) -> GatewayApp:
+    authenticate = Authenticate(
+        services.key_index, services.watcher, services.clock, MAX_STATE_STALENESS
+    )
+    return GatewayApp(
+        build_pipeline(services, authenticate),
+        authenticate,
+        services.catalog,
+        services.clock,
+        ClientAddress(services.settings.trusted_proxies),
+        services.settings.max_body_bytes,
+    )
+
+
 def build_app(services: Services) -> ASGIApp:
-    gateway = GatewayApp(build_pipeline(services), services.clock, services.settings.max_body_bytes)
+    gateway = build_gateway(services)
     admin = build_admin_app(services)
 
     @contextlib.asynccontextmanager
@@ -102,6 +118,7 @@ def build_app(services: Services) -> ASGIApp:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Mount("/admin", app=admin),
+            Mount("/portal", app=build_portal_app(services)),
             *LogPublisher(services.tree, services.checkpoints, services.witnesses).routes(),
             *gateway.routes(),
         ],

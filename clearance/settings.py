@@ -8,6 +8,7 @@ directory itself comes from the code, ``CLEARANCE_DATA_DIR`` or the default
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,20 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Verifier keys (tlog-cosignature) of witnesses whose cosignatures "
         "the log accepts and serves.",
+    )
+    password_time_cost: int = Field(default=3, ge=1, description="argon2id passes.")
+    password_memory_kib: int = Field(default=65536, ge=8, description="argon2id memory.")
+    password_parallelism: int = Field(default=4, ge=1)
+    session_hours: float = Field(default=12.0, gt=0, description="Console/portal session life.")
+    max_failed_logins: int = Field(
+        default=5, ge=1, description="Failures in a row before lock-out."
+    )
+    lockout_minutes: float = Field(default=15.0, gt=0)
+    token_days: int = Field(default=90, ge=1, description="Default operator API token life.")
+    max_token_days: int = Field(default=365, ge=1)
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="CIDR blocks of reverse proxies whose X-Forwarded-For is believed.",
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -135,10 +150,22 @@ def environment_credential(variable: str) -> str | None:
     return os.environ.get(variable) or None
 
 
+def operator_token() -> str | None:
+    """The operator token the CLI acts with (``CLEARANCE_TOKEN``), if set.
+
+    Deliberately not a setting: a credential must not be kept in ``clearance.toml``.
+    """
+    return os.environ.get(f"{ENV_PREFIX}TOKEN") or None
+
+
 def export_for_workers(settings: Settings) -> None:
-    """Make worker processes started by the server load these same settings."""
+    """Make worker processes started by the server load these same settings: every
+    value set explicitly (by options, environment or file) is passed on in the
+    environment, which the workers read first."""
     os.environ[f"{ENV_PREFIX}DATA_DIR"] = str(settings.data_dir.resolve())
-    for name in ("database_url", "database_schema", "log_level"):
+    for name in settings.model_fields_set - {"data_dir"}:
         value = getattr(settings, name)
-        if value is not None:
-            os.environ[f"{ENV_PREFIX}{name.upper()}"] = str(value)
+        if value is None:
+            continue
+        text = json.dumps(value) if isinstance(value, list | bool) else str(value)
+        os.environ[f"{ENV_PREFIX}{name.upper()}"] = text

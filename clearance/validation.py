@@ -65,6 +65,19 @@ def env_var_name(value: str, field: str) -> str:
     return value
 
 
+_EMAIL = re.compile(
+    r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$"
+)
+
+
+def email(value: str, field: str = "email") -> str:
+    """An e-mail address, lower-cased (the domain part must be a DNS name)."""
+    value = value.strip().lower()
+    if len(value) > 254 or not _EMAIL.match(value) or any(ord(c) < 33 for c in value):
+        raise InvalidInput(f"{field} must be an e-mail address", field)
+    return value
+
+
 def free_text(value: str, field: str, max_length: int = 2000) -> str:
     value = value.strip()
     if not value:

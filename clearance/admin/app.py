@@ -1,4 +1,5 @@
-"""The admin API application: every domain's router, behind operator authentication.
+"""The admin API application: every domain's router, behind operator authentication and
+the permission matrix.
 
 Served under ``/admin``; the OpenAPI document is at ``/admin/openapi.json``.
 """
@@ -8,11 +9,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from clearance import __version__
+from clearance.accounts.views import accounts_router
 from clearance.admin import errors
-from clearance.admin.auth import operator_dependency
+from clearance.admin.auth import AdminAuth
 from clearance.audit.views import audit_router
 from clearance.container import Services
-from clearance.identity.views import identity_router
+from clearance.identity.key_views import keys_router
+from clearance.identity.views import organizations_router
+from clearance.monitoring.views import cases_router
 from clearance.registry.views import registry_router
 from clearance.usage.views import usage_router
 
@@ -26,14 +30,16 @@ def build_admin_app(services: Services) -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
-    current_operator = operator_dependency(services.operators)
-    app.include_router(registry_router(services.models, current_operator), prefix="/v1")
-    app.include_router(
-        identity_router(services.organizations, services.keys, current_operator), prefix="/v1"
-    )
-    app.include_router(
-        audit_router(services.audit, services.checkpoints, services.prover, current_operator),
-        prefix="/v1",
-    )
-    app.include_router(usage_router(services.usage, current_operator), prefix="/v1")
+    auth = AdminAuth(services.operators, services.logins)
+    s = services
+    for router in (
+        accounts_router(auth, s.logins, s.operators),
+        registry_router(auth, s.models),
+        organizations_router(auth, s.organizations, s.members, s.service_accounts, s.end_users),
+        keys_router(auth, s.keys, s.entitlements),
+        cases_router(auth, s.cases, s.break_glass),
+        audit_router(auth, s.audit, s.checkpoints, s.prover),
+        usage_router(auth, s.usage),
+    ):
+        app.include_router(router, prefix="/v1")
     return app

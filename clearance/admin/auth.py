@@ -1,4 +1,11 @@
-"""Who is calling the admin API: an operator presenting a bearer token."""
+"""Who is calling the admin API, and whether their role may do what they ask.
+
+Two ways in: an operator API token (``Authorization: Bearer clro_…``, acting with the
+token's role), or a console session cookie set by signing in with password and TOTP —
+cookie requests that change anything must also carry the session's CSRF token in
+``X-CSRF-Token``. Every route names the one permission it needs (``requires``); the
+matrix in ``accounts.permissions`` decides, and anything unlisted is refused.
+"""
 
 from __future__ import annotations
 
@@ -6,33 +13,65 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import HTTPException, Request
 
-from clearance.identity.models import Operator
-from clearance.identity.services import Operators
+from clearance.accounts.logins import Logins
+from clearance.accounts.models import Caller
+from clearance.accounts.operators import Operators
+from clearance.accounts.permissions import Permission, allows
+from clearance.errors import AuthFailed
 
-OperatorDependency = Callable[[Request], Awaitable[Operator]]
+SESSION_COOKIE = "clearance_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-
-def operator_dependency(operators: Operators) -> OperatorDependency:
-    async def current_operator(request: Request) -> Operator:
-        authorization = request.headers.get("authorization", "")
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise HTTPException(
-                401,
-                "Send an operator token as 'Authorization: Bearer <token>'.",
-                headers={"www-authenticate": "Bearer"},
-            )
-        operator = await operators.authenticate(token.strip())
-        if operator is None:
-            raise HTTPException(
-                401,
-                "The operator token is invalid, expired or revoked.",
-                headers={"www-authenticate": "Bearer"},
-            )
-        return operator
-
-    return current_operator
+CallerDependency = Callable[[Request], Awaitable[Caller]]
 
 
-def actor_of(operator: Operator) -> str:
-    return f"operator:{operator.id}"
+def _unauthenticated(message: str) -> HTTPException:
+    return HTTPException(401, message, headers={"www-authenticate": "Bearer"})
+
+
+class AdminAuth:
+    def __init__(self, operators: Operators, logins: Logins) -> None:
+        self._operators = operators
+        self._logins = logins
+
+    async def caller(self, request: Request) -> Caller:
+        authorization = request.headers.get("authorization")
+        if authorization is not None:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise _unauthenticated("Send an operator token as 'Authorization: Bearer <token>'.")
+            caller = await self._operators.authenticate(token.strip())
+            if caller is None:
+                raise _unauthenticated("The operator token is invalid, expired or revoked.")
+            return caller
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            session = await self._logins.session(cookie)
+            if session.kind != "operator":
+                raise AuthFailed("invalid_session", "Not signed in as an operator.")
+            if request.method not in SAFE_METHODS:
+                self._logins.check_csrf(session, request.headers.get(CSRF_HEADER))
+            caller = await self._operators.caller_for_session(session.subject_id, session.id)
+            if caller is None:
+                raise AuthFailed("invalid_session", "The operator account is disabled.")
+            return caller
+        raise _unauthenticated(
+            "Sign in, or send an operator token as 'Authorization: Bearer <token>'."
+        )
+
+    def requires(self, permission: Permission) -> CallerDependency:
+        async def dependency(request: Request) -> Caller:
+            caller = await self.caller(request)
+            if not allows(caller.role, permission):
+                raise HTTPException(
+                    403, f"The {caller.role.value} role may not do this (needs {permission.value})."
+                )
+            return caller
+
+        dependency.permission = permission  # type: ignore[attr-defined]
+        return dependency
+
+    def signed_in(self) -> CallerDependency:
+        """Any authenticated operator (for acting on one's own account)."""
+        return self.caller

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 
 from clearance.errors import (
     AlreadyExists,
+    AuthFailed,
     ClearanceError,
     InvalidInput,
     InvalidState,
@@ -28,8 +29,8 @@ _STATUS: list[tuple[type[ClearanceError], int, str]] = [
 
 def error_body(status: int, code: str, message: str, param: str | None = None) -> JSONResponse:
     kind = "invalid_request_error" if status < 500 else "api_error"
-    if status in (401, 403):
-        kind = "authentication_error" if status == 401 else "permission_error"
+    if status in (401, 403, 423):
+        kind = "permission_error" if status == 403 else "authentication_error"
     return JSONResponse(
         {"error": {"message": message, "type": kind, "param": param, "code": code}},
         status_code=status,
@@ -37,6 +38,13 @@ def error_body(status: int, code: str, message: str, param: str | None = None) -
 
 
 def install(app: FastAPI) -> None:
+    @app.exception_handler(AuthFailed)
+    async def _auth(_request: Request, exc: AuthFailed) -> JSONResponse:
+        response = error_body(exc.status, exc.code, exc.message)
+        if exc.retry_after is not None:
+            response.headers["retry-after"] = str(exc.retry_after)
+        return response
+
     @app.exception_handler(ClearanceError)
     async def _clearance(_request: Request, exc: ClearanceError) -> JSONResponse:
         for cls, status, code in _STATUS:

@@ -43,15 +43,16 @@ class AuditEvent:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OperatorCreated(AuditEvent):
-    """An operator account was created, with its first API token."""
+    """An operator account was created (with an initial password)."""
 
     kind: ClassVar[str] = "operator.created"
 
     operator_id: str
     name: str
     role: str
-    token_id: str
-    token_lookup: str
+    token_id: str | None
+    """The bootstrap API token made with the first admin, if any."""
+    token_lookup: str | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,9 +85,34 @@ class ApiKeyIssued(AuditEvent):
 
     key_id: str
     org_id: str
+    owner: str
+    """``member:<id>`` or ``service_account:<id>``."""
     lookup: str
     models: tuple[str, ...] | None
+    purposes: tuple[str, ...] | None
+    networks: tuple[str, ...] | None
     expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiKeyRotated(AuditEvent):
+    """A key was replaced: the new key has the old one's scopes; the old one keeps
+    working until ``old_expires_at`` (the grace period)."""
+
+    kind: ClassVar[str] = "api_key.rotated"
+
+    old_key_id: str
+    new_key_id: str
+    new_lookup: str
+    old_expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiKeyRevoked(AuditEvent):
+    kind: ClassVar[str] = "api_key.revoked"
+
+    key_id: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,3 +140,178 @@ class UsageBatchRecorded(AuditEvent):
 
     count: int
     digest: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorStatusChanged(AuditEvent):
+    kind: ClassVar[str] = "operator.status_changed"
+
+    operator_id: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorCredentialsReset(AuditEvent):
+    """Password replaced by a new initial one, TOTP cleared, sessions and tokens revoked."""
+
+    kind: ClassVar[str] = "operator.credentials_reset"
+
+    operator_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorTokenIssued(AuditEvent):
+    kind: ClassVar[str] = "operator.token_issued"
+
+    operator_id: str
+    token_id: str
+    lookup: str
+    role: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorTokenRevoked(AuditEvent):
+    kind: ClassVar[str] = "operator.token_revoked"
+
+    operator_id: str
+    token_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountCredentialChanged(AuditEvent):
+    """A sign-in credential changed: ``what`` is ``password``."""
+
+    kind: ClassVar[str] = "account.credential_changed"
+
+    account: str
+    """``operator:<id>`` or ``member:<id>``."""
+    what: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountSignedIn(AuditEvent):
+    """A session started; ``enrolled_totp``: this sign-in also enrolled the account's
+    authenticator (its first code confirmed)."""
+
+    kind: ClassVar[str] = "account.signed_in"
+
+    account: str
+    session_id: str
+    source_ip: str | None
+    enrolled_totp: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountSignedOut(AuditEvent):
+    kind: ClassVar[str] = "account.signed_out"
+
+    account: str
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountLocked(AuditEvent):
+    kind: ClassVar[str] = "account.locked"
+
+    account: str
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrganizationStatusChanged(AuditEvent):
+    kind: ClassVar[str] = "organization.status_changed"
+
+    org_id: str
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberAdded(AuditEvent):
+    """A member joined an organization (no contact details: the log is permanent)."""
+
+    kind: ClassVar[str] = "member.added"
+
+    member_id: str
+    org_id: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberChanged(AuditEvent):
+    """A member's ``field`` (``verification`` or ``status``) became ``value``."""
+
+    kind: ClassVar[str] = "member.changed"
+
+    member_id: str
+    field: str
+    value: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceAccountAdded(AuditEvent):
+    kind: ClassVar[str] = "service_account.added"
+
+    service_account_id: str
+    org_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EndUserStatusChanged(AuditEvent):
+    kind: ClassVar[str] = "end_user.status_changed"
+
+    end_user_id: str
+    org_id: str
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntitlementGranted(AuditEvent):
+    kind: ClassVar[str] = "entitlement.granted"
+
+    entitlement_id: str
+    org_id: str
+    model: str
+    purposes: tuple[str, ...]
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntitlementRevoked(AuditEvent):
+    kind: ClassVar[str] = "entitlement.revoked"
+
+    entitlement_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseOpened(AuditEvent):
+    kind: ClassVar[str] = "case.opened"
+
+    case_id: str
+    org_id: str | None
+    title: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseClosed(AuditEvent):
+    kind: ClassVar[str] = "case.closed"
+
+    case_id: str
+    resolution: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContentViewed(AuditEvent):
+    """Break-glass: an investigator read a request's raw content inside a case."""
+
+    kind: ClassVar[str] = "content.viewed"
+
+    case_id: str
+    request_id: str
+    justification: str
+    retained: bool
+    """Whether any content was kept for that request (per the model's retention rule)."""

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from clearance.admin.auth import OperatorDependency
+from clearance.accounts.models import Caller
+from clearance.accounts.permissions import Permission as P
+from clearance.admin.auth import AdminAuth
 from clearance.audit.checkpoints import Checkpointer
 from clearance.audit.proofs import Prover
 from clearance.audit.services import AuditLog
 from clearance.errors import NotFound
-from clearance.identity.models import Operator
 
 
 class AuditEntryOut(BaseModel):
@@ -44,14 +45,14 @@ def _b64(value: bytes) -> str:
 
 
 def audit_router(
-    audit: AuditLog, checkpoints: Checkpointer, prover: Prover, current_operator: OperatorDependency
+    auth: AdminAuth, audit: AuditLog, checkpoints: Checkpointer, prover: Prover
 ) -> APIRouter:
     router = APIRouter(tags=["audit"])
-    Caller = Annotated[Operator, Depends(current_operator)]
+    Read = Annotated[Caller, Depends(auth.requires(P.AUDIT_READ))]
 
     @router.get("/audit")
     async def list_entries(
-        _operator: Caller,
+        _c: Read,
         after: Annotated[int, Query(ge=-1, description="Entries numbered above this.")] = -1,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         kind: Annotated[str | None, Query(max_length=64)] = None,
@@ -68,7 +69,7 @@ def audit_router(
         ]
 
     @router.get("/audit/checkpoint")
-    async def latest_checkpoint(_operator: Caller) -> CheckpointOut:
+    async def latest_checkpoint(_c: Read) -> CheckpointOut:
         latest = await checkpoints.latest()
         if latest is None:
             raise NotFound("no checkpoint has been published yet")
@@ -79,7 +80,7 @@ def audit_router(
     @router.get("/audit/{index}/proof")
     async def prove(
         index: int,
-        _operator: Caller,
+        _c: Read,
         size: Annotated[int | None, Query(ge=1, description="Checkpoint size.")] = None,
     ) -> ProofOut:
         proved = await prover.prove(index, size)

@@ -11,6 +11,7 @@ import orjson
 import typer
 
 from clearance import installation
+from clearance.accounts.permissions import Permission as P
 from clearance.audit.tlog import merkle
 from clearance.audit.verify import VerificationFailed, verify_url
 from clearance.cli.common import (
@@ -22,7 +23,7 @@ from clearance.cli.common import (
     print_json,
     reported_errors,
     settings_for,
-    with_services,
+    with_caller,
 )
 from clearance.container import Services
 from clearance.errors import NotFound
@@ -89,7 +90,7 @@ def prove_command(
     output: OutputOption = Output.TEXT,
 ) -> None:
     """Print an RFC 9162 inclusion proof of an entry in a signed checkpoint."""
-    result = with_services(settings_for(data_dir), lambda s: _proof(s, entry, size))
+    result = with_caller(settings_for(data_dir), P.AUDIT_READ, lambda s, c: _proof(s, entry, size))
     if output is Output.JSON:
         print_json(result)
         return
@@ -117,7 +118,7 @@ def show_command(
             raise NotFound(f"there is no audit entry {entry}")
         return found.body, found.seq
 
-    body, seq = with_services(settings_for(data_dir), load)
+    body, seq = with_caller(settings_for(data_dir), P.AUDIT_READ, lambda s, c: load(s))
     document = {
         "entry": seq,
         "leaf_hash": _b64(merkle.leaf_hash(body)),
@@ -137,14 +138,15 @@ def checkpoint_command(data_dir: DataDir = None) -> None:
             raise NotFound("the log is empty")
         return latest.note
 
-    console.print(with_services(settings_for(data_dir), run), highlight=False, end="")
+    note = with_caller(settings_for(data_dir), P.AUDIT_READ, lambda s, c: run(s))
+    console.print(note, highlight=False, end="")
 
 
 @audit_app.command("check-usage")
 def check_usage_command(data_dir: DataDir = None) -> None:
     """Recompute every usage batch's digest from the stored usage records."""
-    checked, problems = with_services(
-        settings_for(data_dir), lambda s: check_batches(s.db, s.audit)
+    checked, problems = with_caller(
+        settings_for(data_dir), P.AUDIT_READ, lambda s, c: check_batches(s.db, s.audit)
     )
     for problem in problems:
         console.print(f"[red]✗[/red] {problem.message}", highlight=False)

@@ -19,10 +19,12 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.text import Text
 
+from clearance.accounts.models import Caller
+from clearance.accounts.permissions import Permission, allows
 from clearance.container import Services, build_services
 from clearance.db import migrate
-from clearance.errors import ClearanceError
-from clearance.settings import Settings, load_settings
+from clearance.errors import AuthFailed, ClearanceError, NotAllowed
+from clearance.settings import Settings, load_settings, operator_token
 
 T = TypeVar("T")
 
@@ -48,8 +50,14 @@ class Output(StrEnum):
 OutputOption = Annotated[Output, typer.Option("--output", "-o", help="Output format.")]
 
 
+HOW_TO_AUTHENTICATE = (
+    "set CLEARANCE_TOKEN to an operator API token "
+    "('clearance init' prints the first admin's; 'clearance operators tokens create' makes more)"
+)
+
+
 def local_actor() -> str:
-    """The audit actor for a command run on this machine: the OS account running it."""
+    """The audit actor for setup run on this machine (init, demo): the OS account."""
     return f"local:{pwd.getpwuid(os.getuid()).pw_name}"
 
 
@@ -88,6 +96,30 @@ def with_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) 
 
     with reported_errors():
         return asyncio.run(main())
+
+
+def with_caller(
+    settings: Settings,
+    permission: Permission | None,
+    work: Callable[[Services, Caller], Awaitable[T]],
+) -> T:
+    """Run ``work`` as the operator whose token is in ``CLEARANCE_TOKEN``, if their
+    token's role has ``permission`` (``None``: any signed-in operator)."""
+
+    async def as_caller(services: Services) -> T:
+        token = operator_token()
+        if token is None:
+            raise AuthFailed("no_token", HOW_TO_AUTHENTICATE)
+        caller = await services.operators.authenticate(token)
+        if caller is None:
+            raise AuthFailed("invalid_token", "CLEARANCE_TOKEN is invalid, expired or revoked")
+        if permission is not None and not allows(caller.role, permission):
+            raise NotAllowed(
+                f"the {caller.role.value} role may not do this (needs {permission.value})"
+            )
+        return await work(services, caller)
+
+    return with_services(settings, as_caller)
 
 
 def print_json(value: Any) -> None:

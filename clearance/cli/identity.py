@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from clearance.accounts.permissions import Permission as P
 from clearance.cli.common import (
     DataDir,
     Output,
     OutputOption,
     console,
-    local_actor,
     print_json,
     settings_for,
-    with_services,
+    with_caller,
 )
-from clearance.errors import InvalidInput
+from clearance.identity.keys import KeyScope
+from clearance.identity.models import OrgStatus
 
 orgs_app = typer.Typer(help="Organizations in the program.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys organizations call the gateway with.", no_args_is_help=True)
+
+Reason = Annotated[str, typer.Option(help="Why (required; kept in the audit log).")]
+
+
+def _csv(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 @orgs_app.command("add")
@@ -35,9 +44,10 @@ def orgs_add(
     output: OutputOption = Output.TEXT,
 ) -> None:
     """Admit an organization directly, bypassing vetting (recorded with its reason)."""
-    settings = settings_for(data_dir)
-    org = with_services(
-        settings, lambda s: s.organizations.add_direct(local_actor(), name, country, reason)
+    org = with_caller(
+        settings_for(data_dir),
+        P.ORGS_WRITE,
+        lambda s, c: s.organizations.add_direct(c.actor, name, country, reason),
     )
     if output is Output.JSON:
         print_json({"id": org.id, "name": org.name, "country": org.country})
@@ -45,10 +55,32 @@ def orgs_add(
         console.print(f"Added organization [bold]{org.name}[/bold] ({org.id}), {org.country}.")
 
 
+def _status_command(status: OrgStatus, verb: str) -> None:
+    def command(
+        org: Annotated[str, typer.Argument(help="Organization name or id.")],
+        reason: Reason,
+        data_dir: DataDir = None,
+    ) -> None:
+        changed = with_caller(
+            settings_for(data_dir),
+            P.ORGS_SUSPEND,
+            lambda s, c: s.organizations.set_status(c.actor, org, status, reason),
+        )
+        console.print(f"{changed.name} is now {changed.status.value}.")
+
+    command.__doc__ = f"{verb.capitalize()} an organization (its keys stop within a second)."
+    orgs_app.command(verb)(command)
+
+
+_status_command(OrgStatus.SUSPENDED, "suspend")
+_status_command(OrgStatus.ACTIVE, "reinstate")
+_status_command(OrgStatus.REVOKED, "revoke")
+
+
 @orgs_app.command("list")
 def orgs_list(data_dir: DataDir = None, output: OutputOption = Output.TEXT) -> None:
     """List organizations."""
-    orgs = with_services(settings_for(data_dir), lambda s: s.organizations.list())
+    orgs = with_caller(settings_for(data_dir), P.ORGS_READ, lambda s, c: s.organizations.list())
     if output is Output.JSON:
         print_json(
             [{"id": o.id, "name": o.name, "country": o.country, "status": o.status} for o in orgs]
@@ -60,42 +92,78 @@ def orgs_list(data_dir: DataDir = None, output: OutputOption = Output.TEXT) -> N
     console.print(table)
 
 
-def _models_option(value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    if not names:
-        raise InvalidInput("--models needs at least one model name", "models")
-    return names
-
-
 @keys_app.command("create")
 def keys_create(
     org: Annotated[str, typer.Option(help="Organization name or id.")],
+    member: Annotated[str | None, typer.Option(help="Owning member id.")] = None,
+    service_account: Annotated[
+        str | None, typer.Option(help="Owning service account [default: 'default'].")
+    ] = None,
     models: Annotated[
         str | None, typer.Option(help="Comma-separated model names the key may call.")
     ] = None,
+    purposes: Annotated[
+        str | None, typer.Option(help="Comma-separated dual-use purposes (cyber,bio,…).")
+    ] = None,
+    networks: Annotated[
+        str | None, typer.Option(help="Comma-separated CIDR blocks the key may be used from.")
+    ] = None,
     expires_at: Annotated[
         datetime | None,
-        typer.Option(help="When the key stops working (ISO 8601, UTC if no zone)."),
+        typer.Option(help="When the key stops working (ISO 8601, local time if no zone)."),
     ] = None,
     data_dir: DataDir = None,
     output: OutputOption = Output.TEXT,
 ) -> None:
     """Issue an API key. The key is shown once: store it now."""
-    settings = settings_for(data_dir)
     if expires_at is not None and expires_at.tzinfo is None:
         expires_at = expires_at.astimezone()
-
-    issued = with_services(
-        settings,
-        lambda s: s.keys.create(local_actor(), org, _models_option(models), expires_at),
+    scope = KeyScope(_csv(models), _csv(purposes), _csv(networks), expires_at)
+    issued = with_caller(
+        settings_for(data_dir),
+        P.KEYS_WRITE,
+        lambda s, c: s.keys.create(c.actor, org, scope, member, service_account),
     )
     if output is Output.JSON:
         print_json({"key": issued.secret, "id": issued.id})
         return
     console.print(f"Created key [bold]{issued.id}[/bold]. It is shown only once:\n")
     console.print(issued.secret, highlight=False)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    key: Annotated[str, typer.Argument(help="Key id (or its lookup, clr_…).")],
+    grace: Annotated[
+        int, typer.Option(help="Seconds the old key keeps working.", min=0, max=30 * 86400)
+    ] = 3600,
+    data_dir: DataDir = None,
+    output: OutputOption = Output.TEXT,
+) -> None:
+    """Replace a key: a new key with the same scopes; the old one works for --grace."""
+    issued = with_caller(
+        settings_for(data_dir),
+        P.KEYS_WRITE,
+        lambda s, c: s.keys.rotate(c.actor, key, timedelta(seconds=grace)),
+    )
+    if output is Output.JSON:
+        print_json({"key": issued.secret, "id": issued.id})
+        return
+    console.print(f"New key [bold]{issued.id}[/bold] (old one works {grace} s more):\n")
+    console.print(issued.secret, highlight=False)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="Key id (or its lookup, clr_…).")],
+    reason: Reason,
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke a key: refused everywhere within a second."""
+    with_caller(
+        settings_for(data_dir), P.KEYS_REVOKE, lambda s, c: s.keys.revoke(c.actor, key, reason)
+    )
+    console.print(f"Revoked {key}.")
 
 
 @keys_app.command("list")
@@ -105,30 +173,35 @@ def keys_list(
     output: OutputOption = Output.TEXT,
 ) -> None:
     """List API keys (never their secrets)."""
-    keys = with_services(settings_for(data_dir), lambda s: s.keys.list(org))
+    keys = with_caller(settings_for(data_dir), P.KEYS_READ, lambda s, c: s.keys.list(org))
     if output is Output.JSON:
         print_json(
             [
                 {
                     "id": key.id,
                     "org_id": key.org_id,
+                    "owner": key.member_id or key.service_account_id,
                     "lookup": key.lookup,
                     "models": list(key.models) if key.models is not None else None,
+                    "purposes": list(key.purposes) if key.purposes is not None else None,
+                    "networks": list(key.networks) if key.networks is not None else None,
                     "expires_at": key.expires_at.isoformat() if key.expires_at else None,
                     "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+                    "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
                 }
                 for key in keys
             ]
         )
         return
-    table = Table("id", "org", "key starts", "models", "expires", "revoked")
+    table = Table("id", "org", "key starts", "models", "expires", "revoked", "last used")
     for key in keys:
         table.add_row(
             key.id,
             key.org_id,
             f"{key.lookup}…",
             ",".join(key.models) if key.models is not None else "(all)",
-            key.expires_at.isoformat() if key.expires_at else "never",
-            key.revoked_at.isoformat() if key.revoked_at else "no",
+            key.expires_at.isoformat(timespec="seconds") if key.expires_at else "never",
+            key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "no",
+            key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "-",
         )
     console.print(table)

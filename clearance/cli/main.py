@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from clearance.cli.accounts import operators_app
 from clearance.cli.audit import audit_app
+from clearance.cli.cases import cases_app
 from clearance.cli.identity import keys_app, orgs_app
+from clearance.cli.members import end_users_app, entitlements_app, members_app, services_app
 from clearance.cli.registry import models_app
 from clearance.cli.setup import db_upgrade_command, demo_command, init_command, serve_command
 
@@ -22,6 +25,12 @@ app.command("demo")(demo_command)
 app.add_typer(models_app, name="models")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(keys_app, name="keys")
+app.add_typer(members_app, name="members")
+app.add_typer(services_app, name="service-accounts")
+app.add_typer(end_users_app, name="end-users")
+app.add_typer(entitlements_app, name="entitlements")
+app.add_typer(operators_app, name="operators")
+app.add_typer(cases_app, name="cases")
 app.add_typer(audit_app, name="audit")
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)

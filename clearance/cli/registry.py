@@ -7,15 +7,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from clearance.accounts.permissions import Permission as P
 from clearance.cli.common import (
     DataDir,
     Output,
     OutputOption,
     console,
-    local_actor,
     print_json,
     settings_for,
-    with_services,
+    with_caller,
 )
 
 models_app = typer.Typer(help="Models behind the gateway.", no_args_is_help=True)
@@ -39,9 +39,10 @@ def models_add(
     output: OutputOption = Output.TEXT,
 ) -> None:
     """Register a model behind an OpenAI-compatible upstream."""
-    model = with_services(
+    model = with_caller(
         settings_for(data_dir),
-        lambda s: s.models.add(local_actor(), name, upstream_url, upstream_model, upstream_key_env),
+        P.MODELS_WRITE,
+        lambda s, c: s.models.add(c.actor, name, upstream_url, upstream_model, upstream_key_env),
     )
     if output is Output.JSON:
         print_json({"id": model.id, "name": model.name})
@@ -55,7 +56,7 @@ def models_add(
 @models_app.command("list")
 def models_list(data_dir: DataDir = None, output: OutputOption = Output.TEXT) -> None:
     """List registered models."""
-    models = with_services(settings_for(data_dir), lambda s: s.models.list())
+    models = with_caller(settings_for(data_dir), P.MODELS_READ, lambda s, c: s.models.list())
     if output is Output.JSON:
         print_json(
             [

@@ -14,6 +14,7 @@ import typer
 import uvicorn
 
 from clearance import installation
+from clearance.accounts.models import Operator, OperatorRole
 from clearance.cli.common import (
     DataDir,
     Output,
@@ -30,7 +31,8 @@ from clearance.db import migrate
 from clearance.db.database import Database
 from clearance.demo import stub_upstream
 from clearance.errors import SetupError
-from clearance.identity.models import IssuedSecret, Operator, OperatorRole
+from clearance.identity.keys import KeyScope
+from clearance.identity.models import IssuedSecret
 from clearance.logs import configure_logging
 from clearance.server import build_app
 from clearance.settings import Settings, export_for_workers
@@ -42,13 +44,17 @@ def _default_origin() -> str:
     return f"{socket.gethostname()}/clearance/{secrets.token_hex(4)}"
 
 
-async def _first_admin(services: Services, name: str) -> tuple[Operator, IssuedSecret]:
+async def _first_admin(services: Services, name: str) -> tuple[Operator, str, IssuedSecret]:
     if await services.operators.count():
         raise SetupError(
             "the database already holds a Clearance installation; "
             "point database_url at an empty database or schema"
         )
-    return await services.operators.create(local_actor(), name, OperatorRole.ADMIN)
+    operator, initial, token = await services.operators.create(
+        local_actor(), name, OperatorRole.ADMIN, with_token=True
+    )
+    assert token is not None
+    return operator, initial, token
 
 
 def init_command(
@@ -72,16 +78,28 @@ def init_command(
     with reported_errors():
         installation.create(settings, log_origin or _default_origin(), database_url, force)
         settings = settings_for(settings.data_dir)
-    operator, token = with_services(settings, lambda s: _first_admin(s, admin_name))
+    operator, initial, token = with_services(settings, lambda s: _first_admin(s, admin_name))
     if output is Output.JSON:
         print_json(
-            {"data_dir": str(settings.data_dir), "operator_id": operator.id, "token": token.secret}
+            {
+                "data_dir": str(settings.data_dir),
+                "operator_id": operator.id,
+                "token": token.secret,
+                "initial_password": initial,
+            }
         )
         return
     console.print(f"Initialized Clearance in [bold]{settings.data_dir}[/bold].")
-    console.print(f"Admin operator [bold]{operator.name}[/bold] ({operator.id}). Its API token,")
-    console.print("shown only once — store it now:\n")
-    console.print(token.secret, highlight=False)
+    console.print(
+        f"Admin operator [bold]{operator.name}[/bold] ({operator.id}). Shown only once — "
+        "store them now:"
+    )
+    console.print(
+        f"  API token (for the CLI: export CLEARANCE_TOKEN=…): {token.secret}", highlight=False
+    )
+    console.print(
+        f"  console password (TOTP is enrolled at first sign-in): {initial}", highlight=False
+    )
 
 
 def _run_server(settings: Settings, workers: int) -> None:
@@ -157,7 +175,8 @@ async def _load_demo(services: Services, upstream_port: int) -> str:
     org = await services.organizations.add_direct(
         actor, "Demo Research Lab", "US", "demo installation created by 'clearance demo'"
     )
-    issued = await services.keys.create(actor, org.id)
+    await services.entitlements.grant(actor, org.id, DEMO_MODEL, [])
+    issued = await services.keys.create(actor, org.id, KeyScope())
     return issued.secret
 
 

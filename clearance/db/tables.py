@@ -1,10 +1,20 @@
 """Imports every domain's tables so the shared metadata is complete (for migrations
 and schema checks)."""
 
+from clearance.accounts import models as accounts_models
 from clearance.audit import models as audit_models
 from clearance.db import changes
 from clearance.identity import models as identity_models
+from clearance.monitoring import models as monitoring_models
 from clearance.registry import models as registry_models
 from clearance.usage import models as usage_models
 
-__all__ = ["audit_models", "changes", "identity_models", "registry_models", "usage_models"]
+__all__ = [
+    "accounts_models",
+    "audit_models",
+    "changes",
+    "identity_models",
+    "monitoring_models",
+    "registry_models",
+    "usage_models",
+]

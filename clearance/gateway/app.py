@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
+import orjson
 import structlog
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -15,8 +16,11 @@ from starlette.routing import Route
 
 from clearance.clock import Clock
 from clearance.gateway.call import Call
+from clearance.gateway.clientip import ClientAddress
 from clearance.gateway.errors import GatewayError
 from clearance.gateway.pipeline import Pipeline
+from clearance.gateway.stages.authenticate import Authenticate
+from clearance.registry.services import ModelCatalog
 from clearance.requestid import request_id_of
 
 log = structlog.get_logger(__name__)
@@ -59,37 +63,78 @@ def error_response(error: GatewayError, request_id: str) -> Response:
 
 
 class GatewayApp:
-    def __init__(self, pipeline: Pipeline, clock: Clock, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        authenticate: Authenticate,
+        catalog: ModelCatalog,
+        clock: Clock,
+        addresses: ClientAddress,
+        max_body_bytes: int,
+    ) -> None:
         self._pipeline = pipeline
+        self._authenticate = authenticate
+        self._catalog = catalog
         self._clock = clock
+        self._addresses = addresses
         self._max_body = max_body_bytes
+
+    def _call(self, request: Request, endpoint: str) -> Call:
+        peer = request.client.host if request.client else None
+        return Call(
+            request_id=request_id_of(request.scope),
+            endpoint=endpoint,
+            started_at=self._clock.now(),
+            started=time.monotonic(),
+            credential=credential_of(request),
+            client_ip=self._addresses.of(peer, request.headers.get("x-forwarded-for")),
+        )
 
     def endpoint(self, name: str) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
-            request_id = request_id_of(request.scope)
-            call = Call(
-                request_id=request_id,
-                endpoint=name,
-                started_at=self._clock.now(),
-                started=time.monotonic(),
-                credential=credential_of(request),
-            )
+            call = self._call(request, name)
             try:
                 call.raw_body = await read_body(request, self._max_body)
                 reply = await self._pipeline.run(call)
             except GatewayError as error:
                 log.info("request_refused", endpoint=name, status=error.status, code=error.code)
-                return error_response(error, request_id)
+                return error_response(error, call.request_id)
             return Response(
                 reply.body,
                 reply.status,
-                {REQUEST_ID_HEADER: request_id},
+                {REQUEST_ID_HEADER: call.request_id},
                 media_type=reply.content_type,
             )
 
         return handle
 
+    async def list_models(self, request: Request) -> Response:
+        """``GET /v1/models``: only the models this key may use."""
+        call = self._call(request, "models.list")
+        try:
+            await self._authenticate(call)
+        except GatewayError as error:
+            return error_response(error, call.request_id)
+        principal = call.principal
+        assert principal is not None
+        data = [
+            {
+                "id": model.name,
+                "object": "model",
+                "created": int(model.created_at.timestamp()),
+                "owned_by": "clearance",
+            }
+            for model in sorted(self._catalog.all(), key=lambda m: m.name)
+            if principal.may_use(model.name)
+        ]
+        return Response(
+            orjson.dumps({"object": "list", "data": data}),
+            headers={REQUEST_ID_HEADER: call.request_id},
+            media_type="application/json",
+        )
+
     def routes(self) -> list[Route]:
         return [
             Route("/v1/chat/completions", self.endpoint("chat.completions"), methods=["POST"]),
+            Route("/v1/models", self.list_models, methods=["GET"]),
         ]

@@ -28,7 +28,11 @@ class Call:
     started: float
     """Monotonic start time, for latency."""
     credential: str | None
+    client_ip: str | None = None
     raw_body: bytes = b""
+    end_user: str | None = None
+    """The organization's id for the person behind the request (``safety_identifier``,
+    ``user``, or Anthropic ``metadata.user_id``)."""
     body: dict[str, Any] = field(default_factory=dict)
     principal: Principal | None = None
     model: Model | None = None

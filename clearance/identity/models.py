@@ -1,4 +1,5 @@
-"""Organizations, API keys and operators: tables and values."""
+"""Organizations and everyone acting for them: members, service accounts, the end users
+seen through the API, their API keys and entitlements. Tables and values."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from clearance.db.schema import JSONValue, UTCDateTime, metadata
 
 ORGS_TOPIC = "organizations"
 KEYS_TOPIC = "api_keys"
+MEMBERS_TOPIC = "members"
+END_USERS_TOPIC = "end_users"
+ENTITLEMENTS_TOPIC = "entitlements"
 
 
 class OrgStatus(StrEnum):
@@ -21,12 +25,22 @@ class OrgStatus(StrEnum):
     REVOKED = "revoked"
 
 
-class OperatorRole(StrEnum):
+class MemberRole(StrEnum):
+    OFFICER = "officer"
     ADMIN = "admin"
-    REVIEWER = "reviewer"
-    APPROVER = "approver"
-    INVESTIGATOR = "investigator"
-    AUDITOR = "auditor"
+    MEMBER = "member"
+
+
+class Verification(StrEnum):
+    NONE = "none"
+    EMAIL = "email_verified"
+    IDENTITY = "identity_verified"
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    REMOVED = "removed"
 
 
 organizations_table = sa.Table(
@@ -42,39 +56,76 @@ organizations_table = sa.Table(
     sa.Column("created_by", sa.String(128), nullable=False),
 )
 
-api_keys_table = sa.Table(
-    "api_keys",
+members_table = sa.Table(
+    "members",
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("org_id", sa.ForeignKey("organizations.id"), nullable=False, index=True),
-    sa.Column("lookup", sa.String(16), nullable=False, unique=True),
-    sa.Column("secret_hash", sa.LargeBinary(32), nullable=False),
-    sa.Column("models", JSONValue, nullable=True),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("created_by", sa.String(128), nullable=False),
-    sa.Column("expires_at", UTCDateTime, nullable=True),
-    sa.Column("revoked_at", UTCDateTime, nullable=True),
-)
-
-operators_table = sa.Table(
-    "operators",
-    metadata,
-    sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("name", sa.String(128), nullable=False, unique=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
     sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("verification", sa.String(24), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("created_by", sa.String(128), nullable=False),
 )
 
-operator_tokens_table = sa.Table(
-    "operator_tokens",
+service_accounts_table = sa.Table(
+    "service_accounts",
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("operator_id", sa.ForeignKey("operators.id"), nullable=False, index=True),
+    sa.Column("org_id", sa.ForeignKey("organizations.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.UniqueConstraint("org_id", "name", name="uq_service_accounts_org_id_name"),
+)
+
+end_users_table = sa.Table(
+    "end_users",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("org_id", sa.ForeignKey("organizations.id"), nullable=False),
+    sa.Column("external_id", sa.String(256), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status_reason", sa.Text, nullable=True),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    sa.Column("last_seen", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("org_id", "external_id", name="uq_end_users_org_id_external_id"),
+)
+
+api_keys_table = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("org_id", sa.ForeignKey("organizations.id"), nullable=False, index=True),
+    sa.Column("member_id", sa.ForeignKey("members.id"), nullable=True),
+    sa.Column("service_account_id", sa.ForeignKey("service_accounts.id"), nullable=True),
     sa.Column("lookup", sa.String(16), nullable=False, unique=True),
     sa.Column("secret_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("models", JSONValue, nullable=True),
+    sa.Column("purposes", JSONValue, nullable=True),
+    sa.Column("networks", JSONValue, nullable=True),
+    sa.Column("rotated_from", sa.String(40), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=True),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.Column("revoked_reason", sa.Text, nullable=True),
+    sa.Column("last_used_at", UTCDateTime, nullable=True),
+    sa.Column("last_used_ip", sa.String(64), nullable=True),
+)
+
+entitlements_table = sa.Table(
+    "entitlements",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("org_id", sa.ForeignKey("organizations.id"), nullable=False, index=True),
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("purposes", JSONValue, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=True),
     sa.Column("revoked_at", UTCDateTime, nullable=True),
 )
@@ -82,6 +133,10 @@ operator_tokens_table = sa.Table(
 
 def _m(row: Any) -> Any:
     return row._mapping
+
+
+def _tuple(value: Any) -> tuple[str, ...] | None:
+    return tuple(value) if value is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,58 +168,161 @@ class Organization:
 
 
 @dataclass(frozen=True, slots=True)
+class Member:
+    id: str
+    org_id: str
+    name: str
+    email: str
+    role: MemberRole
+    verification: Verification
+    status: Status
+    created_at: datetime
+    created_by: str
+
+    @classmethod
+    def from_row(cls, row: Any) -> Member:
+        m = _m(row)
+        return cls(
+            id=m["id"],
+            org_id=m["org_id"],
+            name=m["name"],
+            email=m["email"],
+            role=MemberRole(m["role"]),
+            verification=Verification(m["verification"]),
+            status=Status(m["status"]),
+            created_at=m["created_at"],
+            created_by=m["created_by"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAccount:
+    id: str
+    org_id: str
+    name: str
+    status: Status
+    created_at: datetime
+    created_by: str
+
+    @classmethod
+    def from_row(cls, row: Any) -> ServiceAccount:
+        m = _m(row)
+        return cls(
+            id=m["id"],
+            org_id=m["org_id"],
+            name=m["name"],
+            status=Status(m["status"]),
+            created_at=m["created_at"],
+            created_by=m["created_by"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EndUser:
+    """A person behind an organization's application, as named in API requests
+    (``user`` / ``safety_identifier`` / Anthropic ``metadata.user_id``)."""
+
+    id: str
+    org_id: str
+    external_id: str
+    status: Status
+    status_reason: str | None
+    first_seen: datetime
+    last_seen: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> EndUser:
+        m = _m(row)
+        return cls(
+            id=m["id"],
+            org_id=m["org_id"],
+            external_id=m["external_id"],
+            status=Status(m["status"]),
+            status_reason=m["status_reason"],
+            first_seen=m["first_seen"],
+            last_seen=m["last_seen"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKey:
     """An API key's record; the secret itself is never kept."""
 
     id: str
     org_id: str
+    member_id: str | None
+    service_account_id: str | None
     lookup: str
     """The public part of the key (``clr_`` and its first characters), for display."""
     secret_hash: bytes
     models: tuple[str, ...] | None
-    """Model names the key may call; ``None`` means every model the org may use."""
+    """Model names the key may call; ``None``: every model the organization may use."""
+    purposes: tuple[str, ...] | None
+    """Dual-use purposes the key may declare; ``None``: all the organization is entitled to."""
+    networks: tuple[str, ...] | None
+    """CIDR blocks the key may be used from; ``None``: anywhere."""
+    rotated_from: str | None
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    revoked_reason: str | None
+    last_used_at: datetime | None
+    last_used_ip: str | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> ApiKey:
+        m = _m(row)
+        return cls(
+            id=m["id"],
+            org_id=m["org_id"],
+            member_id=m["member_id"],
+            service_account_id=m["service_account_id"],
+            lookup=m["lookup"],
+            secret_hash=bytes(m["secret_hash"]),
+            models=_tuple(m["models"]),
+            purposes=_tuple(m["purposes"]),
+            networks=_tuple(m["networks"]),
+            rotated_from=m["rotated_from"],
+            created_at=m["created_at"],
+            created_by=m["created_by"],
+            expires_at=m["expires_at"],
+            revoked_at=m["revoked_at"],
+            revoked_reason=m["revoked_reason"],
+            last_used_at=m["last_used_at"],
+            last_used_ip=m["last_used_ip"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Entitlement:
+    """What an organization may use: one model, and the dual-use purposes unlocked on it."""
+
+    id: str
+    org_id: str
+    model: str
+    purposes: tuple[str, ...]
     created_at: datetime
     created_by: str
     expires_at: datetime | None
     revoked_at: datetime | None
 
     @classmethod
-    def from_row(cls, row: Any) -> ApiKey:
+    def from_row(cls, row: Any) -> Entitlement:
         m = _m(row)
-        models = m["models"]
         return cls(
             id=m["id"],
             org_id=m["org_id"],
-            lookup=m["lookup"],
-            secret_hash=bytes(m["secret_hash"]),
-            models=tuple(models) if models is not None else None,
+            model=m["model"],
+            purposes=tuple(m["purposes"]),
             created_at=m["created_at"],
             created_by=m["created_by"],
             expires_at=m["expires_at"],
             revoked_at=m["revoked_at"],
         )
 
-
-@dataclass(frozen=True, slots=True)
-class Operator:
-    id: str
-    name: str
-    role: OperatorRole
-    status: str
-    created_at: datetime
-    created_by: str
-
-    @classmethod
-    def from_row(cls, row: Any) -> Operator:
-        m = _m(row)
-        return cls(
-            id=m["id"],
-            name=m["name"],
-            role=OperatorRole(m["role"]),
-            status=m["status"],
-            created_at=m["created_at"],
-            created_by=m["created_by"],
-        )
+    def active(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
 
 @dataclass(frozen=True, slots=True)

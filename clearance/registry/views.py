@@ -6,8 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from clearance.admin.auth import OperatorDependency, actor_of
-from clearance.identity.models import Operator
+from clearance.accounts.models import Caller
+from clearance.accounts.permissions import Permission as P
+from clearance.admin.auth import AdminAuth
 from clearance.registry.services import ModelRegistry
 
 
@@ -40,18 +41,19 @@ class ModelOut(BaseModel):
     created_by: str
 
 
-def registry_router(registry: ModelRegistry, current_operator: OperatorDependency) -> APIRouter:
+def registry_router(auth: AdminAuth, registry: ModelRegistry) -> APIRouter:
     router = APIRouter(tags=["models"])
-    Caller = Annotated[Operator, Depends(current_operator)]
+    Read = Annotated[Caller, Depends(auth.requires(P.MODELS_READ))]
+    Write = Annotated[Caller, Depends(auth.requires(P.MODELS_WRITE))]
 
     @router.get("/models")
-    async def list_models(_operator: Caller) -> list[ModelOut]:
+    async def list_models(_c: Read) -> list[ModelOut]:
         return [ModelOut.model_validate(model) for model in await registry.list()]
 
     @router.post("/models", status_code=201)
-    async def add_model(body: ModelIn, operator: Caller) -> ModelOut:
+    async def add_model(body: ModelIn, caller: Write) -> ModelOut:
         model = await registry.add(
-            actor_of(operator),
+            caller.actor,
             body.name,
             body.upstream_url,
             body.upstream_model,
@@ -60,7 +62,7 @@ def registry_router(registry: ModelRegistry, current_operator: OperatorDependenc
         return ModelOut.model_validate(model)
 
     @router.get("/models/{name}")
-    async def get_model(name: str, _operator: Caller) -> ModelOut:
+    async def get_model(name: str, _c: Read) -> ModelOut:
         return ModelOut.model_validate(await registry.get(name))
 
     return router

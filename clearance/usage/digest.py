@@ -34,6 +34,8 @@ def canonical(record: UsageRecord) -> bytes:
         "started_at": format_time(record.started_at),
         "org_id": record.org_id,
         "key_id": record.key_id,
+        "end_user": record.end_user,
+        "source_ip": record.source_ip,
         "endpoint": record.endpoint,
         "model": record.model,
         "status_code": record.status_code,

@@ -18,6 +18,8 @@ usage_records_table = sa.Table(
     sa.Column("started_at", UTCDateTime, nullable=False, index=True),
     sa.Column("org_id", sa.String(40), nullable=False, index=True),
     sa.Column("key_id", sa.String(40), nullable=False),
+    sa.Column("end_user", sa.String(256), nullable=True),
+    sa.Column("source_ip", sa.String(64), nullable=True),
     sa.Column("model", sa.String(128), nullable=True),
     sa.Column("endpoint", sa.String(64), nullable=False),
     sa.Column("status_code", sa.Integer, nullable=False),
@@ -39,6 +41,9 @@ class UsageRecord:
     org_id: str
     key_id: str
     endpoint: str
+    end_user: str | None = None
+    """The organization's own id for the person behind the request, if it sent one."""
+    source_ip: str | None = None
     model: str | None = None
     status_code: int = 0
     error_code: str | None = None
@@ -53,6 +58,8 @@ class UsageRecord:
             "started_at": self.started_at,
             "org_id": self.org_id,
             "key_id": self.key_id,
+            "end_user": self.end_user,
+            "source_ip": self.source_ip,
             "model": self.model,
             "endpoint": self.endpoint,
             "status_code": self.status_code,

@@ -16,12 +16,19 @@ import structlog
 
 from clearance.audit.services import AuditLog
 from clearance.db.database import Database
+from clearance.identity import end_users
+from clearance.identity.models import api_keys_table
 from clearance.usage.digest import batch_entry
 from clearance.usage.models import UsageRecord, usage_records_table
 
 log = structlog.get_logger(__name__)
 
 MAX_BATCH = 512
+_KEY_USED = (
+    sa.update(api_keys_table)
+    .where(api_keys_table.c.id == sa.bindparam("key_id"))
+    .values(last_used_at=sa.bindparam("at"), last_used_ip=sa.bindparam("ip"))
+)
 
 _Item = tuple[UsageRecord, "asyncio.Future[None]"]
 
@@ -84,6 +91,23 @@ class UsageRecorder:
         conn.execute(
             usage_records_table.insert(),
             [{**record.as_row(), "audit_seq": seq} for record in records],
+        )
+        # Last use of each key and end user, once per batch rather than per request.
+        last: dict[str, UsageRecord] = {record.key_id: record for record in records}
+        conn.execute(
+            _KEY_USED,
+            [
+                {"key_id": key_id, "at": record.started_at, "ip": record.source_ip}
+                for key_id, record in last.items()
+            ],
+        )
+        end_users.touch(
+            conn,
+            {
+                (record.org_id, record.end_user): record.started_at
+                for record in records
+                if record.end_user is not None
+            },
         )
 
     async def close(self) -> None:

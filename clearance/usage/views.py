@@ -6,8 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
 
-from clearance.admin.auth import OperatorDependency
-from clearance.identity.models import Operator
+from clearance.accounts.models import Caller
+from clearance.accounts.permissions import Permission as P
+from clearance.admin.auth import AdminAuth
 from clearance.usage.services import UsageQueries
 
 
@@ -18,6 +19,8 @@ class UsageOut(BaseModel):
     started_at: datetime
     org_id: str
     key_id: str
+    end_user: str | None
+    source_ip: str | None
     endpoint: str
     model: str | None
     status_code: int
@@ -28,13 +31,13 @@ class UsageOut(BaseModel):
     latency_ms: float | None
 
 
-def usage_router(usage: UsageQueries, current_operator: OperatorDependency) -> APIRouter:
+def usage_router(auth: AdminAuth, usage: UsageQueries) -> APIRouter:
     router = APIRouter(tags=["usage"])
-    Caller = Annotated[Operator, Depends(current_operator)]
+    Read = Annotated[Caller, Depends(auth.requires(P.USAGE_READ))]
 
     @router.get("/usage")
     async def recent_usage(
-        _operator: Caller,
+        _c: Read,
         org: Annotated[str | None, Query(max_length=64)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[UsageOut]:

@@ -8,14 +8,17 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from clearance.accounts.models import OperatorRole
 from clearance.container import Services
-from clearance.identity.models import OperatorRole
 from clearance.server import build_app
 
 
 @pytest.fixture
 async def admin(sqlite_services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    _, token = await sqlite_services.operators.create("local:test", "root", OperatorRole.ADMIN)
+    _, _, token = await sqlite_services.operators.create(
+        "local:test", "root", OperatorRole.ADMIN, with_token=True
+    )
+    assert token is not None
     transport = httpx.ASGITransport(app=build_app(sqlite_services))
     async with httpx.AsyncClient(
         transport=transport,

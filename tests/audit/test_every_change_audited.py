@@ -1,47 +1,70 @@
-"""Every state-changing admin API call and CLI command leaves exactly one audit entry
-— and a refused one leaves none. New routes and commands must be listed here."""
+"""Every state-changing admin API call and CLI command leaves exactly one audit entry —
+and a refused one leaves none. New routes and commands must be listed here."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
-import httpx
-import pytest
 import typer.main
-from fastapi import FastAPI
+from typer.testing import CliRunner
 
-from clearance.admin.app import build_admin_app
+from clearance.accounts.models import Caller
 from clearance.cli.main import app as cli_app
-from clearance.container import Services
-from clearance.identity.models import OperatorRole
-from clearance.server import build_app
-from tests.support.processes import clearance
+from clearance.container import build_services
+from clearance.settings import load_settings
+from tests.conftest import FAST
 
-# (method, path template) -> the audit kind a successful call records
-AUDITED_ROUTES = {
-    ("POST", "/v1/models"): "model.registered",
-    ("POST", "/v1/orgs"): "organization.admitted",
-    ("POST", "/v1/keys"): "api_key.issued",
-}
 # CLI commands that change state -> the audit kind they record
 AUDITED_COMMANDS = {
     "init": "operator.created",
     "models add": "model.registered",
     "orgs add": "organization.admitted",
+    "orgs suspend": "organization.status_changed",
+    "orgs reinstate": "organization.status_changed",
+    "orgs revoke": "organization.status_changed",
+    "members add": "member.added",
+    "members verify": "member.changed",
+    "members suspend": "member.changed",
+    "members reinstate": "member.changed",
+    "members remove": "member.changed",
+    "service-accounts add": "service_account.added",
+    "end-users suspend": "end_user.status_changed",
+    "end-users reinstate": "end_user.status_changed",
+    "entitlements grant": "entitlement.granted",
+    "entitlements revoke": "entitlement.revoked",
     "keys create": "api_key.issued",
+    "keys rotate": "api_key.rotated",
+    "keys revoke": "api_key.revoked",
+    "operators create": "operator.created",
+    "operators disable": "operator.status_changed",
+    "operators enable": "operator.status_changed",
+    "operators reset": "operator.credentials_reset",
+    "operators tokens create": "operator.token_issued",
+    "operators tokens revoke": "operator.token_revoked",
+    "cases open": "case.opened",
+    "cases close": "case.closed",
+    "cases view-content": "content.viewed",
 }
-# Commands that change no audited state (reads, serving, the throwaway demo, schema
-# upgrades, and `audit checkpoint`, which signs what the log already holds).
+# Commands that change no audited state: reads, serving, the throwaway demo, schema
+# upgrades, and `audit checkpoint`, which signs what the log already holds.
 UNAUDITED_COMMANDS = {
     "serve",
     "demo",
     "db upgrade",
     "models list",
     "orgs list",
+    "members list",
+    "service-accounts list",
+    "end-users list",
+    "entitlements list",
     "keys list",
+    "operators list",
+    "operators tokens list",
+    "cases list",
     "audit key",
     "audit verify",
     "audit prove",
@@ -51,95 +74,157 @@ UNAUDITED_COMMANDS = {
 }
 
 
-def _cli_commands() -> set[str]:
-    click_app = typer.main.get_command(cli_app)
+def _commands(group: Any, prefix: str = "") -> set[str]:
     names: set[str] = set()
-    for name, command in click_app.commands.items():  # type: ignore[attr-defined]
-        sub = getattr(command, "commands", None)
-        names |= {f"{name} {s}" for s in sub} if sub else {name}
+    for name, command in group.commands.items():
+        full = f"{prefix}{name}"
+        names |= _commands(command, f"{full} ") if hasattr(command, "commands") else {full}
     return names
 
 
 def test_every_cli_command_is_classified() -> None:
-    assert _cli_commands() == set(AUDITED_COMMANDS) | UNAUDITED_COMMANDS
+    assert _commands(typer.main.get_command(cli_app)) == set(AUDITED_COMMANDS) | UNAUDITED_COMMANDS
 
 
-async def test_every_state_changing_route_is_listed(sqlite_services: Services) -> None:
-    admin: FastAPI = build_admin_app(sqlite_services)
-    changing = {
-        (method.upper(), path)
-        for path, operations in admin.openapi()["paths"].items()
-        for method in operations
-        if method not in {"get", "head"}
-    }
-    assert changing == set(AUDITED_ROUTES)
+class Cli:
+    """The CLI run in-process, as a script would type it, watching the audit table."""
+
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.runner = CliRunner()
+        self.token = ""
+
+    def entries(self) -> list[tuple[str, str]]:
+        if not (self.data / "clearance.db").exists():
+            return []
+        with sqlite3.connect(self.data / "clearance.db") as db:
+            return list(db.execute("SELECT kind, actor FROM audit_entries ORDER BY seq"))
+
+    def run(self, command: str, *args: str, token: str | None = None, ok: bool = True) -> str:
+        env = {"CLEARANCE_TOKEN": token or self.token} | {
+            f"CLEARANCE_{k.upper()}": str(v) for k, v in FAST.items()
+        }
+        before = len(self.entries())
+        result = self.runner.invoke(
+            cli_app, [*command.split(), *args, "--data-dir", str(self.data)], env=env
+        )
+        after = self.entries()
+        if not ok:
+            assert result.exit_code != 0, result.output
+            assert len(after) == before, f"refused {command} wrote to the audit log"
+            return result.output
+        assert result.exit_code == 0, f"{command}: {result.output}"
+        if command in AUDITED_COMMANDS:
+            assert len(after) == before + 1, f"{command} wrote {after[before:]}"
+            assert after[-1][0] == AUDITED_COMMANDS[command], command
+        else:
+            assert len(after) == before, f"{command} should not write audit entries"
+        return result.output
 
 
-def _entries(data: Path) -> list[tuple[str, str]]:
-    with sqlite3.connect(data / "clearance.db") as db:
-        return list(db.execute("SELECT kind, actor FROM audit_entries ORDER BY seq"))
+def _token_for(data: Path, operator_name: str) -> str:
+    """A token for another operator, as they would make one after signing in."""
+
+    async def issue() -> str:
+        services = build_services(load_settings(data, **FAST))
+        try:
+            operator = await services.operators.get(operator_name)
+            caller = Caller(operator=operator, role=operator.role, via="test")
+            _, issued = await services.operators.issue_token(caller)
+            return issued.secret
+        finally:
+            await services.close()
+
+    return asyncio.run(issue())
 
 
 def test_each_cli_command_leaves_exactly_one_entry(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    dd = ("--data-dir", str(data))
-    steps = [
-        ("init", ("init", *dd)),
-        ("models add", ("models", "add", "m", "--upstream-url", "http://127.0.0.1:9/v1", *dd)),
-        ("orgs add", ("orgs", "add", "Org", "--country", "US", "--reason", "r", *dd)),
-        ("keys create", ("keys", "create", "--org", "Org", *dd)),
-    ]
-    for command, args in steps:
-        before = _entries(data) if data.exists() else []
-        clearance(*args)
-        after = _entries(data)
-        assert len(after) == len(before) + 1, command
-        kind, actor = after[-1]
-        assert kind == AUDITED_COMMANDS[command]
-        assert actor.startswith("local:")
-    refused = clearance("orgs", "add", "Org", "--country", "US", "--reason", "r", *dd, check=False)
-    assert refused.returncode == 1
-    assert len(_entries(data)) == len(steps)
-    assert (
-        json.loads(clearance("audit", "show", "3", *dd).stdout)["event"]["kind"] == "api_key.issued"
-    )
-
-
-@pytest.fixture
-async def admin(sqlite_services: Services) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
-    operator, token = await sqlite_services.operators.create(
-        "local:test", "root", OperatorRole.ADMIN
-    )
-    transport = httpx.ASGITransport(app=build_app(sqlite_services))
-    async with httpx.AsyncClient(
-        transport=transport,
-        base_url="http://testserver/admin",
-        headers={"authorization": f"Bearer {token.secret}"},
-    ) as client:
-        yield client, operator.id
-
-
-async def test_each_admin_call_leaves_exactly_one_entry(
-    admin: tuple[httpx.AsyncClient, str],
-) -> None:
-    client, operator_id = admin
-    bodies = {
-        "/v1/models": {"name": "m", "upstream_url": "http://127.0.0.1:9/v1"},
-        "/v1/orgs": {"name": "Org", "country": "US", "reason": "r"},
-        "/v1/keys": {"org": "Org"},
-    }
-    for (method, path), kind in AUDITED_ROUTES.items():
-        before = (await client.get("/v1/audit", params={"limit": 1000})).json()
-        response = await client.request(method, path, json=bodies[path])
-        assert response.status_code == 201, response.text
-        after = (await client.get("/v1/audit", params={"limit": 1000})).json()
-        assert len(after) == len(before) + 1
-        assert after[-1]["kind"] == kind
-        assert after[-1]["actor"] == f"operator:{operator_id}"
-        again = await client.request(
-            method,
-            path,
-            json=bodies[path] | {"org": "nobody"} if path == "/v1/keys" else bodies[path],
+    cli = Cli(tmp_path / "data")
+    init = json.loads(cli.run("init", "--output", "json"))
+    cli.token = init["token"]
+    assert cli.entries()[0][1].startswith("local:")
+    cli.run("models add", "m", "--upstream-url", "http://127.0.0.1:9/v1")
+    cli.run("orgs add", "Org", "--country", "US", "--reason", "pilot")
+    cli.run("orgs add", "Org", "--country", "US", "--reason", "again", ok=False)
+    member = json.loads(
+        cli.run(
+            "members add",
+            "--org",
+            "Org",
+            "--name",
+            "Ada",
+            "--email",
+            "ada@org.example",
+            "--role",
+            "officer",
+            "--output",
+            "json",
         )
-        assert again.status_code >= 400
-        assert len((await client.get("/v1/audit", params={"limit": 1000})).json()) == len(after)
+    )["id"]
+    cli.run("members verify", member, "--level", "email_verified", ok=False)  # not an admin's
+    cli.run("operators create", "rita", "--role", "reviewer")
+    cli.run(
+        "members verify", member, "--level", "email_verified", token=_token_for(cli.data, "rita")
+    )
+    cli.run("service-accounts add", "--org", "Org", "pipeline")
+    cli.run("entitlements grant", "--org", "Org", "--model", "m", "--purposes", "cyber")
+    entitlement = json.loads(
+        cli.run("entitlements grant", "--org", "Org", "--model", "m", "-o", "json")
+    )["id"]
+    key = json.loads(cli.run("keys create", "--org", "Org", "--models", "m", "--output", "json"))[
+        "id"
+    ]
+    new_key = json.loads(cli.run("keys rotate", key, "--grace", "60", "--output", "json"))["id"]
+    cli.run("keys revoke", new_key, "--reason", "test")
+    cli.run("end-users suspend", "--org", "Org", "user-1", "--reason", "probing")
+    cli.run("end-users reinstate", "--org", "Org", "user-1", "--reason", "appeal upheld")
+    cli.run("members suspend", member, "--reason", "investigation")
+    cli.run("members reinstate", member, "--reason", "cleared")
+    cli.run("members remove", member, "--reason", "left the organization")
+    cli.run("orgs suspend", "Org", "--reason", "investigation")
+    cli.run("orgs reinstate", "Org", "--reason", "cleared")
+    cli.run("entitlements revoke", entitlement)
+    cli.run("operators create", "bob", "--role", "investigator")
+    cli.run("operators disable", "bob")
+    cli.run("operators enable", "bob")
+    cli.run("operators reset", "bob")
+    token = json.loads(cli.run("operators tokens create", "--role", "auditor", "--output", "json"))
+    cli.run("operators tokens revoke", token["id"])
+
+    investigator = _token_for(cli.data, "bob")
+    cli.run("cases open", "Probing from one key", "--org", "Org", ok=False)  # admins cannot
+    case = json.loads(
+        cli.run(
+            "cases open", "Probing from one key", "--org", "Org", "-o", "json", token=investigator
+        )
+    )["id"]
+    cli.run(
+        "cases view-content",
+        case,
+        "req_x",
+        "--justification",
+        "short",
+        token=investigator,
+        ok=False,
+    )
+    cli.run(
+        "cases view-content",
+        case,
+        "req_x",
+        "--justification",
+        "checking whether the flagged request was a real attack",
+        token=investigator,
+    )
+    cli.run("cases close", case, "--resolution", "false positive", token=investigator)
+    cli.run("orgs revoke", "Org", "--reason", "terms breached")
+    for read_only in sorted(
+        UNAUDITED_COMMANDS - {"serve", "demo", "audit verify", "audit prove", "audit show"}
+    ):
+        args = {
+            "members list": ["--org", "Org"],
+            "service-accounts list": ["--org", "Org"],
+            "end-users list": ["--org", "Org"],
+        }
+        cli.run(read_only, *args.get(read_only, []))
+    kinds = {kind for kind, _ in cli.entries()}
+    assert set(AUDITED_COMMANDS.values()) <= kinds

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -62,14 +63,22 @@ def test_audit_prove_and_show(live: Live) -> None:
     shown = json.loads(live.cli("audit", "show", "1"))
     assert shown["leaf_hash"] == proof["leaf_hash"]
     assert shown["event"]["kind"] == "model.registered"
-    missing = clearance("audit", "show", "999999", "--data-dir", str(live.data_dir), check=False)
+    missing = clearance(
+        "audit",
+        "show",
+        "999999",
+        "--data-dir",
+        str(live.data_dir),
+        check=False,
+        token=live.admin_token,
+    )
     assert missing.returncode == 1
     assert "no audit entry 999999" in missing.stderr
 
 
 def test_audit_verify_command_passes_then_catches_tampering(tmp_path: Path) -> None:
-    def setup(dd: tuple[str, str]) -> str:
-        clearance("orgs", "add", "Acme", "--country", "US", "--reason", "r", *dd)
+    def setup(cli: Callable[..., str]) -> str:
+        cli("orgs", "add", "Acme", "--country", "US", "--reason", "r")
         return ""
 
     with serving(tmp_path, setup) as live:
@@ -86,7 +95,7 @@ def test_audit_verify_command_passes_then_catches_tampering(tmp_path: Path) -> N
             "--state",
             str(state),
         )
-        ok = clearance(*verify)
+        ok = clearance(*verify)  # an auditor needs no token: only the URL and the key
         assert ok.stdout.startswith("OK:")
         assert json.loads(state.read_text())["size"] > 0
         again = clearance(*verify)

@@ -41,21 +41,45 @@ def test_commands_on_an_uninitialized_directory_say_so(tmp_path: Path) -> None:
     assert "clearance init" in result.stderr
 
 
-def test_bad_input_gets_one_clear_line(tmp_path: Path) -> None:
+def test_commands_need_an_operator_token(tmp_path: Path) -> None:
     data = str(tmp_path / "data")
     clearance("init", "--data-dir", data)
+    missing = clearance("orgs", "list", "--data-dir", data, check=False)
+    assert missing.returncode == 1
+    assert "CLEARANCE_TOKEN" in missing.stderr
+    wrong = clearance("orgs", "list", "--data-dir", data, check=False, token="clro_" + "x" * 38)
+    assert wrong.returncode == 1
+    assert "invalid, expired or revoked" in wrong.stderr
+
+
+def test_bad_input_gets_one_clear_line(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    token = json.loads(clearance("init", "--data-dir", data, "-o", "json").stdout)["token"]
     bad_country = clearance(
-        "orgs", "add", "X", "--country", "ZZ", "--reason", "r", "--data-dir", data, check=False
+        "orgs",
+        "add",
+        "X",
+        "--country",
+        "ZZ",
+        "--reason",
+        "r",
+        "--data-dir",
+        data,
+        check=False,
+        token=token,
     )
     assert bad_country.returncode == 1
     assert "country" in bad_country.stderr
     assert "Traceback" not in bad_country.stderr
     missing_reason = clearance(
-        "orgs", "add", "X", "--country", "US", "--data-dir", data, check=False
+        "orgs", "add", "X", "--country", "US", "--data-dir", data, check=False, token=token
     )
     assert missing_reason.returncode == 2
     assert "--reason" in missing_reason.stderr
-    no_org = clearance("keys", "create", "--org", "nobody", "--data-dir", data, check=False)
+    no_org = clearance(
+        "keys", "create", "--org", "nobody", "--data-dir", data, check=False, token=token
+    )
     assert no_org.returncode == 1
     assert "no organization" in no_org.stderr
-    assert json.loads(clearance("keys", "list", "--data-dir", data, "-o", "json").stdout) == []
+    listed = clearance("keys", "list", "--data-dir", data, "-o", "json", token=token).stdout
+    assert json.loads(listed) == []

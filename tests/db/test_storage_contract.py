@@ -12,11 +12,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from clearance.accounts.models import OperatorRole
 from clearance.container import Services
 from clearance.db import changes, migrate
 from clearance.db.schema import metadata
 from clearance.errors import AlreadyExists, InvalidInput, NotFound
-from clearance.identity.models import OperatorRole
+from clearance.identity.keys import KeyScope
 from clearance.usage.models import UsageRecord
 from tests.support import services as support
 
@@ -49,7 +50,7 @@ async def test_models_organizations_and_keys_round_trip(services: Services) -> N
     assert await services.organizations.get(org.name) == org
 
     expires = datetime.now(UTC) + timedelta(days=3)
-    issued = await services.keys.create(ACTOR, org.name, ["m1"], expires)
+    issued = await services.keys.create(ACTOR, org.name, KeyScope(["m1"], expires_at=expires))
     (key,) = await services.keys.list(org.id)
     assert key.id == issued.id
     assert key.models == ("m1",)
@@ -74,16 +75,21 @@ async def test_a_refused_write_leaves_nothing_behind(services: Services) -> None
     await services.organizations.add_direct(ACTOR, "Org", "US", "r")
     before = await services.audit.count()
     with pytest.raises(InvalidInput):
-        await services.keys.create(ACTOR, "Org", ["no-such-model"])
+        await services.keys.create(ACTOR, "Org", KeyScope(["no-such-model"]))
     with pytest.raises(NotFound):
-        await services.keys.create(ACTOR, "no-such-org")
+        await services.keys.create(ACTOR, "no-such-org", KeyScope())
     assert await services.keys.list() == []
     assert await services.audit.count() == before
 
 
 async def test_operator_tokens_authenticate(services: Services) -> None:
-    operator, token = await services.operators.create(ACTOR, "alice", OperatorRole.ADMIN)
-    assert await services.operators.authenticate(token.secret) == operator
+    operator, _, token = await services.operators.create(
+        ACTOR, "alice", OperatorRole.ADMIN, with_token=True
+    )
+    assert token is not None
+    caller = await services.operators.authenticate(token.secret)
+    assert caller is not None
+    assert caller.operator == operator
     flipped = token.secret[:-1] + ("A" if token.secret[-1] != "A" else "B")
     assert await services.operators.authenticate(flipped) is None
     assert await services.operators.authenticate("clro_" + "A" * 38) is None

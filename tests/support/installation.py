@@ -11,6 +11,9 @@ from pathlib import Path
 
 from tests.support.processes import PYTHON, clearance, free_port, running
 
+Cli = Callable[..., str]
+Setup = Callable[[Cli], str]
+
 # Checkpoint often, so tests see their entries published quickly.
 FAST_AUDIT = {
     "CLEARANCE_AUDIT_CHECKPOINT_SECONDS": "0.2",
@@ -34,21 +37,27 @@ class Live:
         return {"authorization": f"Bearer {self.admin_token}"}
 
     def cli(self, *args: str, check: bool = True) -> str:
-        return clearance(*args, "--data-dir", str(self.data_dir), check=check).stdout
+        return clearance(
+            *args, "--data-dir", str(self.data_dir), check=check, token=self.admin_token
+        ).stdout
 
 
 @contextmanager
-def serving(root: Path, setup: Callable[[tuple[str, str]], str] | None = None) -> Iterator[Live]:
-    """``clearance init``, then ``setup(data_dir_option)`` (CLI calls returning an API
-    key), then ``clearance serve`` until the block ends."""
+def serving(root: Path, setup: Setup | None = None, workers: int = 1) -> Iterator[Live]:
+    """``clearance init``, then ``setup(cli)`` (CLI calls, as the first admin, returning an
+    API key), then ``clearance serve`` until the block ends."""
     data = root / "data"
     port = free_port()
     init = json.loads(clearance("init", "--data-dir", str(data), "--output", "json").stdout)
+
+    def cli(*args: str) -> str:
+        return clearance(*args, "--data-dir", str(data), token=init["token"]).stdout
+
     dd = ("--data-dir", str(data))
-    key = setup(dd) if setup is not None else ""
+    key = setup(cli) if setup is not None else ""
     log = root / "serve.log"
     with running(
-        [PYTHON, "-m", "clearance", "serve", *dd, "--port", str(port)],
+        [PYTHON, "-m", "clearance", "serve", *dd, "--port", str(port), "--workers", str(workers)],
         f"http://127.0.0.1:{port}/healthz",
         log,
         env=FAST_AUDIT,
@@ -64,16 +73,18 @@ def serving(root: Path, setup: Callable[[tuple[str, str]], str] | None = None) -
 
 @contextmanager
 def live_installation(root: Path, upstream_url: str) -> Iterator[Live]:
-    """An installation with the stand-in upstream's models, an organization and a key."""
+    """An installation with the stand-in upstream's models, an organization entitled to
+    them, and a key."""
 
-    def setup(dd: tuple[str, str]) -> str:
-        for name, upstream_model in [
-            ("stub-chat", "echo"),
-            ("stub-fixed", "stub-fixed"),
-            ("failing", "status-500"),
-            ("garbled", "invalid-json"),
-        ]:
-            clearance(
+    def setup(cli: Cli) -> str:
+        models = {
+            "stub-chat": "echo",
+            "stub-fixed": "stub-fixed",
+            "failing": "status-500",
+            "garbled": "invalid-json",
+        }
+        for name, upstream_model in models.items():
+            cli(
                 "models",
                 "add",
                 name,
@@ -81,22 +92,10 @@ def live_installation(root: Path, upstream_url: str) -> Iterator[Live]:
                 upstream_url,
                 "--upstream-model",
                 upstream_model,
-                *dd,
             )
-        clearance(
-            "models",
-            "add",
-            "unreachable",
-            "--upstream-url",
-            f"http://127.0.0.1:{free_port()}/v1",
-            *dd,
-        )
-        clearance(
-            "orgs", "add", "Acme Research", "--country", "US", "--reason", "test partner", *dd
-        )
-        key = json.loads(
-            clearance("keys", "create", "--org", "Acme Research", "--output", "json", *dd).stdout
-        )
+        cli("models", "add", "unreachable", "--upstream-url", f"http://127.0.0.1:{free_port()}/v1")
+        cli("orgs", "add", "Acme Research", "--country", "US", "--reason", "test partner")
+        key = json.loads(cli("keys", "create", "--org", "Acme Research", "--output", "json"))
         return str(key["key"])
 
     with serving(root, setup) as live:

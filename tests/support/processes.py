@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.leakscan import SCANNER
+
 PYTHON = sys.executable
 
 
@@ -23,18 +25,29 @@ def free_port() -> int:
         return port
 
 
+# Cheap argon2id for tests: the cost parameters are settings, and the suite creates
+# many accounts. Production keeps the defaults (RFC 9106's second recommendation).
+FAST_PASSWORDS = {
+    "CLEARANCE_PASSWORD_TIME_COST": "1",
+    "CLEARANCE_PASSWORD_MEMORY_KIB": "64",
+    "CLEARANCE_PASSWORD_PARALLELISM": "1",
+}
+
+
 def clearance(
-    *args: str, env: dict[str, str] | None = None, check: bool = True
+    *args: str, env: dict[str, str] | None = None, check: bool = True, token: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the ``clearance`` CLI as a user would."""
+    """Run the ``clearance`` CLI as a user would (as the operator ``token``, if given)."""
+    extra = {"CLEARANCE_TOKEN": token} if token else {}
     result = subprocess.run(
         [PYTHON, "-m", "clearance", *args],
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **FAST_PASSWORDS, **extra, **(env or {})},
         timeout=120,
         check=False,
     )
+    SCANNER.record_cli(args, result.stdout + result.stderr)
     if check and result.returncode != 0:
         raise AssertionError(
             f"clearance {' '.join(args)} exited {result.returncode}\n"
@@ -64,7 +77,10 @@ def running(
     """Run ``args`` until the block ends; its output goes to ``log``."""
     with log.open("wb") as out:
         process = subprocess.Popen(
-            list(args), stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+            list(args),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **FAST_PASSWORDS, **(env or {})},
         )
         try:
             wait_until_up(ready_url, process)

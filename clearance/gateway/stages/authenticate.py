@@ -31,6 +31,13 @@ class Authenticate:
                 503, "state_unavailable", "Access state could not be refreshed; retry shortly."
             )
         try:
-            call.principal = self._keys.authenticate(call.credential, self._clock.now())
+            principal = self._keys.authenticate(call.credential, self._clock.now())
         except AuthFailure as failure:
-            raise GatewayError(401, failure.code, failure.message) from None
+            call.principal = failure.principal  # a genuine key's refusal is still recorded
+            raise GatewayError(failure.status, failure.code, failure.message) from None
+        if not principal.allows_address(call.client_ip):
+            call.principal = principal
+            raise GatewayError(
+                403, "network_not_allowed", "This API key may not be used from this network."
+            )
+        call.principal = principal

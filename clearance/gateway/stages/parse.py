@@ -30,6 +30,26 @@ def _chat_completions(body: dict[str, Any]) -> None:
 
 
 VALIDATORS = {"chat.completions": _chat_completions}
+MAX_END_USER = 256
+
+
+def end_user_of(body: dict[str, Any]) -> str | None:
+    """The end user a request names: ``safety_identifier`` (OpenAI's current field),
+    else ``user``, else Anthropic's ``metadata.user_id``."""
+    metadata = body.get("metadata")
+    for field, value in (
+        ("safety_identifier", body.get("safety_identifier")),
+        ("user", body.get("user")),
+        ("metadata.user_id", metadata.get("user_id") if isinstance(metadata, dict) else None),
+    ):
+        if value is None:
+            continue
+        if not isinstance(value, str) or not 0 < len(value) <= MAX_END_USER:
+            raise invalid_request(
+                f"'{field}' must be a string of 1-{MAX_END_USER} characters.", field
+            )
+        return value
+    return None
 
 
 class Parse:
@@ -49,6 +69,7 @@ class Parse:
         if not isinstance(model_name, str) or not model_name:
             raise invalid_request("'model' is required and must be a string.", "model")
         VALIDATORS[call.endpoint](body)
+        call.end_user = end_user_of(body)
         call.body = body
         call.model = self._catalog.get(model_name)
         if call.model is None:

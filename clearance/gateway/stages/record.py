@@ -29,6 +29,8 @@ class Record:
             org_id=principal.org_id,
             key_id=principal.key_id,
             endpoint=call.endpoint,
+            end_user=call.end_user,
+            source_ip=call.client_ip,
             model=call.model.name if call.model else None,
             status_code=status,
             error_code=error_code,

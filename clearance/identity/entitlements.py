@@ -1,0 +1,117 @@
+"""Entitlements: which models an organization may use, and which dual-use purposes are
+unlocked on each. Keys created from the portal stay within them; policy enforces them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from clearance import domains
+from clearance.audit.events import EntitlementGranted, EntitlementRevoked
+from clearance.audit.services import AuditLog
+from clearance.clock import Clock
+from clearance.db import changes
+from clearance.db.database import Database
+from clearance.errors import InvalidInput, InvalidState, NotFound
+from clearance.identity.models import ENTITLEMENTS_TOPIC, Entitlement, entitlements_table
+from clearance.identity.organizations import find_org
+from clearance.ids import new_id
+from clearance.registry.models import models_table
+
+_ents = entitlements_table.c
+
+
+class Entitlements:
+    def __init__(self, db: Database, audit: AuditLog, clock: Clock) -> None:
+        self._db = db
+        self._audit = audit
+        self._clock = clock
+
+    async def grant(
+        self,
+        actor: str,
+        org: str,
+        model: str,
+        purposes: list[str],
+        expires_at: datetime | None = None,
+    ) -> Entitlement:
+        chosen = domains.purposes(purposes)
+        now = self._clock.now()
+        if expires_at is not None and expires_at <= now:
+            raise InvalidInput("expires_at must be in the future", "expires_at")
+        async with self._db.transaction() as conn:
+            organization = await find_org(conn, org)
+            known = await conn.scalar(
+                sa.select(models_table.c.id).where(models_table.c.name == model)
+            )
+            if known is None:
+                raise InvalidInput(f"unknown model {model!r}", "model")
+            entitlement = Entitlement(
+                id=new_id("ent"),
+                org_id=organization.id,
+                model=model,
+                purposes=chosen,
+                created_at=now,
+                created_by=actor,
+                expires_at=expires_at,
+                revoked_at=None,
+            )
+            await conn.execute(
+                entitlements_table.insert().values(
+                    id=entitlement.id,
+                    org_id=entitlement.org_id,
+                    model=model,
+                    purposes=list(chosen),
+                    created_at=now,
+                    created_by=actor,
+                    expires_at=expires_at,
+                )
+            )
+            await self._audit.append(
+                conn,
+                EntitlementGranted(
+                    actor=actor,
+                    entitlement_id=entitlement.id,
+                    org_id=entitlement.org_id,
+                    model=model,
+                    purposes=chosen,
+                    expires_at=expires_at,
+                ),
+            )
+            await changes.bump(conn, ENTITLEMENTS_TOPIC)
+        return entitlement
+
+    async def revoke(self, actor: str, entitlement_id: str) -> None:
+        async with self._db.transaction() as conn:
+            row = (
+                await conn.execute(sa.select(entitlements_table).where(_ents.id == entitlement_id))
+            ).first()
+            if row is None:
+                raise NotFound(f"no entitlement {entitlement_id!r}")
+            if row.revoked_at is not None:
+                raise InvalidState("the entitlement is already revoked")
+            await conn.execute(
+                entitlements_table.update()
+                .where(_ents.id == entitlement_id)
+                .values(revoked_at=self._clock.now())
+            )
+            await self._audit.append(
+                conn, EntitlementRevoked(actor=actor, entitlement_id=entitlement_id)
+            )
+            await changes.bump(conn, ENTITLEMENTS_TOPIC)
+
+    async def list(self, org: str | None = None) -> list[Entitlement]:
+        async with self._db.read() as conn:
+            query = sa.select(entitlements_table).order_by(_ents.created_at)
+            if org is not None:
+                query = query.where(_ents.org_id == (await find_org(conn, org)).id)
+            return [Entitlement.from_row(row) for row in await conn.execute(query)]
+
+
+async def active_entitlements(
+    conn: AsyncConnection, org_id: str, now: datetime
+) -> list[Entitlement]:
+    rows = await conn.execute(sa.select(entitlements_table).where(_ents.org_id == org_id))
+    return [e for e in map(Entitlement.from_row, rows) if e.active(now)]

@@ -1,0 +1,1 @@
+"""Monitoring: cases investigators open, and the break-glass rule for raw content."""

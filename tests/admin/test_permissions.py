@@ -1,0 +1,130 @@
+"""Every role on every admin route: allowed where the matrix says, 403 elsewhere, 401
+without credentials. The table names each route's permission; it must cover every
+route the API has."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from clearance.accounts.models import OperatorRole
+from clearance.accounts.permissions import MATRIX
+from clearance.accounts.permissions import Permission as P
+from tests.support.inprocess import InProcess, in_process
+
+PUBLIC = "public"  # signing in needs no credentials
+SELF = "self"  # any signed-in operator, acting on their own account
+
+ROUTES: dict[str, P | str] = {
+    "POST /v1/auth/login": PUBLIC,
+    "POST /v1/auth/enrol": PUBLIC,
+    "POST /v1/auth/logout": PUBLIC,
+    "POST /v1/auth/password": SELF,
+    "GET /v1/me": SELF,
+    "GET /v1/me/tokens": SELF,
+    "POST /v1/me/tokens": SELF,
+    "POST /v1/me/tokens/{token_id}/revoke": SELF,
+    "GET /v1/operators": P.OPERATORS_READ,
+    "POST /v1/operators": P.OPERATORS_WRITE,
+    "POST /v1/operators/{name}/status": P.OPERATORS_WRITE,
+    "POST /v1/operators/{name}/reset": P.OPERATORS_WRITE,
+    "GET /v1/models": P.MODELS_READ,
+    "POST /v1/models": P.MODELS_WRITE,
+    "GET /v1/models/{name}": P.MODELS_READ,
+    "GET /v1/orgs": P.ORGS_READ,
+    "POST /v1/orgs": P.ORGS_WRITE,
+    "GET /v1/orgs/{org}": P.ORGS_READ,
+    "POST /v1/orgs/{org}/suspend": P.ORGS_SUSPEND,
+    "POST /v1/orgs/{org}/reinstate": P.ORGS_SUSPEND,
+    "POST /v1/orgs/{org}/revoke": P.ORGS_SUSPEND,
+    "GET /v1/orgs/{org}/members": P.MEMBERS_READ,
+    "POST /v1/orgs/{org}/members": P.MEMBERS_WRITE,
+    "POST /v1/members/{member_id}/verify": P.MEMBERS_VERIFY,
+    "POST /v1/members/{member_id}/suspend": P.MEMBERS_SUSPEND,
+    "POST /v1/members/{member_id}/reinstate": P.MEMBERS_SUSPEND,
+    "POST /v1/members/{member_id}/remove": P.MEMBERS_WRITE,
+    "GET /v1/orgs/{org}/service-accounts": P.MEMBERS_READ,
+    "POST /v1/orgs/{org}/service-accounts": P.MEMBERS_WRITE,
+    "GET /v1/orgs/{org}/end-users": P.END_USERS_READ,
+    "POST /v1/orgs/{org}/end-users/status": P.END_USERS_SUSPEND,
+    "GET /v1/keys": P.KEYS_READ,
+    "POST /v1/keys": P.KEYS_WRITE,
+    "POST /v1/keys/{key_id}/rotate": P.KEYS_WRITE,
+    "POST /v1/keys/{key_id}/revoke": P.KEYS_REVOKE,
+    "GET /v1/entitlements": P.ENTITLEMENTS_READ,
+    "POST /v1/entitlements": P.ENTITLEMENTS_WRITE,
+    "POST /v1/entitlements/{entitlement_id}/revoke": P.ENTITLEMENTS_WRITE,
+    "GET /v1/cases": P.CASES_READ,
+    "POST /v1/cases": P.CASES_WRITE,
+    "GET /v1/cases/{case_id}": P.CASES_READ,
+    "POST /v1/cases/{case_id}/close": P.CASES_WRITE,
+    "POST /v1/cases/{case_id}/content": P.CONTENT_READ,
+    "GET /v1/audit": P.AUDIT_READ,
+    "GET /v1/audit/checkpoint": P.AUDIT_READ,
+    "GET /v1/audit/{index}/proof": P.AUDIT_READ,
+    "GET /v1/usage": P.USAGE_READ,
+}
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> AsyncIterator[tuple[InProcess, dict[OperatorRole, str]]]:
+    async with in_process(tmp_path / "data") as ip:
+        tokens = {role: await ip.token_for(role) for role in OperatorRole}
+        yield ip, tokens
+
+
+def concrete(path: str) -> str:
+    """Fill path parameters with names that exist nowhere (so allowed calls change
+    nothing: they fail on the missing thing, never on permission)."""
+    return (
+        path.replace("{index}", "999999")
+        .replace("{name}", "nobody")
+        .replace("{org}", "no-org")
+        .replace("{member_id}", "mem_none")
+        .replace("{key_id}", "key_none")
+        .replace("{token_id}", "tok_none")
+        .replace("{entitlement_id}", "ent_none")
+        .replace("{case_id}", "case_none")
+    )
+
+
+async def test_the_table_covers_every_route(app: tuple[InProcess, dict[OperatorRole, str]]) -> None:
+    ip, _ = app
+    document = (await ip.client.get("/admin/openapi.json")).json()
+    routes = {f"{m.upper()} {path}" for path, ops in document["paths"].items() for m in ops}
+    assert routes == set(ROUTES)
+
+
+async def test_every_role_on_every_route(app: tuple[InProcess, dict[OperatorRole, str]]) -> None:
+    ip, tokens = app
+    outcomes = []
+    for route, permission in ROUTES.items():
+        method, path = route.split(" ", 1)
+        url = "/admin" + concrete(path)
+        if permission != PUBLIC:
+            anonymous = await ip.client.request(method, url, json={})
+            assert anonymous.status_code == 401, (route, anonymous.text)
+        for role, token in tokens.items():
+            response = await ip.client.request(method, url, json={}, headers=ip.as_operator(token))
+            allowed = permission in {PUBLIC, SELF} or permission in MATRIX[role]
+            if allowed:
+                assert response.status_code not in {401, 403}, (route, role, response.text)
+            else:
+                assert response.status_code == 403, (route, role, response.text)
+                assert response.json()["error"]["type"] == "permission_error"
+            outcomes.append((route, role, allowed))
+    assert len(outcomes) == len(ROUTES) * len(OperatorRole)
+
+
+def test_separation_of_duties_in_the_matrix() -> None:
+    """Reviewers don't grant, approvers don't administer, only investigators read
+    content, auditors only read."""
+    assert P.CONTENT_READ in MATRIX[OperatorRole.INVESTIGATOR]
+    assert all(
+        P.CONTENT_READ not in MATRIX[r] for r in OperatorRole if r is not OperatorRole.INVESTIGATOR
+    )
+    assert P.ENTITLEMENTS_WRITE not in MATRIX[OperatorRole.REVIEWER]
+    assert P.MEMBERS_VERIFY not in MATRIX[OperatorRole.APPROVER]
+    assert all(p.value.endswith(":read") for p in MATRIX[OperatorRole.AUDITOR])
