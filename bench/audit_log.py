@@ -48,9 +48,7 @@ def events(count: int, start: int) -> list[ModelRegistered]:
             actor="local:bench",
             model_id=f"mdl_{start + i:012d}",
             name=f"model-{start + i}",
-            upstream_url="http://127.0.0.1:9/v1",
-            upstream_model="bench",
-            upstream_key_env=None,
+            spec={"upstream_url": "http://127.0.0.1:9/v1", "upstream_model": "bench"},
         )
         for i in range(count)
     ]

@@ -26,14 +26,27 @@ from clearance.db.database import Database
 from clearance.errors import SetupError
 from clearance.gateway.upstream import OpenAIUpstream
 from clearance.identity.end_users import EndUsers
-from clearance.identity.entitlements import Entitlements
+from clearance.identity.entitlements import EntitlementIndex, Entitlements
 from clearance.identity.index import KeyIndex
 from clearance.identity.keys import ApiKeys
 from clearance.identity.members import Members, ServiceAccounts
-from clearance.identity.models import END_USERS_TOPIC, KEYS_TOPIC, MEMBERS_TOPIC, ORGS_TOPIC
+from clearance.identity.models import (
+    END_USERS_TOPIC,
+    ENTITLEMENTS_TOPIC,
+    KEYS_TOPIC,
+    MEMBERS_TOPIC,
+    ORGS_TOPIC,
+)
 from clearance.identity.organizations import Organizations
 from clearance.monitoring.breakglass import BreakGlass, nothing_retained
 from clearance.monitoring.cases import Cases
+from clearance.policy.authorizer import Authorizer
+from clearance.policy.engine import load_schema
+from clearance.policy.models import TOPIC as POLICIES_TOPIC
+from clearance.policy.services import PolicyStore
+from clearance.program.service import ProgramService
+from clearance.registry.jurisdictions import CountryTables, Jurisdictions
+from clearance.registry.models import COUNTRY_TABLES_TOPIC
 from clearance.registry.models import TOPIC as MODELS_TOPIC
 from clearance.registry.services import ModelCatalog, ModelRegistry
 from clearance.settings import Settings
@@ -59,6 +72,12 @@ class Services:
     service_accounts: ServiceAccounts
     end_users: EndUsers
     entitlements: Entitlements
+    entitlement_index: EntitlementIndex
+    country_tables: CountryTables
+    jurisdictions: Jurisdictions
+    policies: PolicyStore
+    authorizer: Authorizer
+    program: ProgramService
     keys: ApiKeys
     key_index: KeyIndex
     cases: Cases
@@ -116,11 +135,26 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     end_users = EndUsers(db, audit, clock)
     key_index = KeyIndex(db, secret)
     cases = Cases(db, audit, clock)
+    entitlements = Entitlements(db, audit, clock)
+    entitlement_index = EntitlementIndex(entitlements)
+    country_tables = CountryTables(db, audit, clock)
+    jurisdictions = Jurisdictions(country_tables, settings.unknown_country_tier)
+    policies = PolicyStore(db, audit, clock, load_schema())
+    authorizer = Authorizer(
+        policies, key_index, catalog, jurisdictions, entitlement_index, end_users, clock
+    )
     watcher = ChangeWatcher(db, settings.state_refresh_interval)
     watcher.subscribe(MODELS_TOPIC, catalog.reload)
     for topic in (KEYS_TOPIC, ORGS_TOPIC, MEMBERS_TOPIC):
         watcher.subscribe(topic, key_index.reload)
     watcher.subscribe(END_USERS_TOPIC, end_users.reload)
+    watcher.subscribe(ENTITLEMENTS_TOPIC, entitlement_index.reload)
+    watcher.subscribe(COUNTRY_TABLES_TOPIC, jurisdictions.reload)
+    # The authorizer's entities are built from the views above: subscribed last.
+    watcher.subscribe(POLICIES_TOPIC, authorizer.reload)
+    # Country tables change tiers, which cached decisions depend on.
+    for topic in (MODELS_TOPIC, KEYS_TOPIC, ORGS_TOPIC, MEMBERS_TOPIC, COUNTRY_TABLES_TOPIC):
+        watcher.subscribe(topic, authorizer.refresh)
     return Services(
         settings=settings,
         clock=clock,
@@ -140,7 +174,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         members=Members(db, audit, clock, logins),
         service_accounts=service_accounts,
         end_users=end_users,
-        entitlements=Entitlements(db, audit, clock),
+        entitlements=entitlements,
+        entitlement_index=entitlement_index,
+        country_tables=country_tables,
+        jurisdictions=jurisdictions,
+        policies=policies,
+        authorizer=authorizer,
+        program=ProgramService(models, country_tables, policies),
         keys=ApiKeys(db, audit, clock, secret, service_accounts),
         key_index=key_index,
         cases=cases,

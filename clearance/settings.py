@@ -67,6 +67,18 @@ class Settings(BaseSettings):
         default_factory=list,
         description="CIDR blocks of reverse proxies whose X-Forwarded-For is believed.",
     )
+    unknown_country_tier: int = Field(
+        default=2,
+        ge=1,
+        le=3,
+        description="Jurisdiction tier of a request whose country GeoIP cannot tell "
+        "(private and loopback addresses, unlisted ranges).",
+    )
+    policy_dir: Path | None = Field(
+        default=None,
+        description="A directory of .cedar files that `serve` applies as the policy set "
+        "at start (refusing to start if they are invalid).",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "info"

@@ -33,6 +33,9 @@ class Permission(StrEnum):
     ENTITLEMENTS_WRITE = "entitlements:write"
     OPERATORS_READ = "operators:read"
     OPERATORS_WRITE = "operators:write"
+    POLICY_READ = "policy:read"
+    POLICY_WRITE = "policy:write"
+    """Policies, country tables and the program file: the rules themselves."""
     AUDIT_READ = "audit:read"
     USAGE_READ = "usage:read"
     CASES_READ = "cases:read"
@@ -51,6 +54,7 @@ READ = frozenset(
         P.END_USERS_READ,
         P.ENTITLEMENTS_READ,
         P.OPERATORS_READ,
+        P.POLICY_READ,
         P.AUDIT_READ,
         P.USAGE_READ,
         P.CASES_READ,
@@ -70,6 +74,7 @@ MATRIX: dict[OperatorRole, frozenset[Permission]] = {
         P.END_USERS_SUSPEND,
         P.ENTITLEMENTS_WRITE,
         P.OPERATORS_WRITE,
+        P.POLICY_WRITE,
     },
     OperatorRole.REVIEWER: READ | {P.MEMBERS_VERIFY},
     OperatorRole.APPROVER: READ | {P.ENTITLEMENTS_WRITE},

@@ -57,13 +57,49 @@ class OperatorCreated(AuditEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelRegistered(AuditEvent):
+    """A model was registered. v2: ``spec`` holds its whole declaration (upstream,
+    aliases, risk labels, release mode, export control, jurisdiction, retention,
+    safeguards, minimum organization tier) — never an upstream secret."""
+
     kind: ClassVar[str] = "model.registered"
+    version: ClassVar[int] = 2
 
     model_id: str
     name: str
-    upstream_url: str
-    upstream_model: str
-    upstream_key_env: str | None
+    spec: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelUpdated(AuditEvent):
+    """A model's declaration changed: ``changes`` maps each field to ``[old, new]``."""
+
+    kind: ClassVar[str] = "model.updated"
+
+    model_id: str
+    name: str
+    changes: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CountryTableChanged(AuditEvent):
+    """A country table was created or replaced; ``tiers`` is the whole new table."""
+
+    kind: ClassVar[str] = "country_table.changed"
+
+    name: str
+    source: str
+    default_tier: int
+    tiers: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProgramSettingChanged(AuditEvent):
+    """A program-wide setting changed (``default_country_table``)."""
+
+    kind: ClassVar[str] = "program.setting_changed"
+
+    key: str
+    value: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,10 +107,12 @@ class OrganizationAdmitted(AuditEvent):
     """An organization entered the program; ``admission`` says how."""
 
     kind: ClassVar[str] = "organization.admitted"
+    version: ClassVar[int] = 2  # v2 adds ``tier``
 
     org_id: str
     name: str
     country: str
+    tier: int
     admission: str
     reason: str
 
@@ -117,10 +155,12 @@ class ApiKeyRevoked(AuditEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PolicyChanged(AuditEvent):
-    """The authorization policy set changed; ``diff`` is a unified diff of the files."""
+    """The authorization policy set changed; ``diff`` is a unified diff of the files
+    (against the shipped defaults when ``policy_version`` is 1)."""
 
     kind: ClassVar[str] = "policy.changed"
 
+    policy_version: int
     policy_hash: str
     """SHA-256 (hex) of the new policy set, as loaded."""
     diff: str

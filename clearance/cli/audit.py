@@ -52,6 +52,7 @@ def verify_command(
         Path | None,
         typer.Option(help="File remembering the last verified checkpoint (rollback/fork check)."),
     ] = None,
+    data_dir: DataDir = None,  # accepted like everywhere; verifying needs no installation
 ) -> None:
     """Verify a published log from the outside, trusting nothing the server says."""
     try:

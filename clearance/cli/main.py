@@ -9,6 +9,7 @@ from clearance.cli.audit import audit_app
 from clearance.cli.cases import cases_app
 from clearance.cli.identity import keys_app, orgs_app
 from clearance.cli.members import end_users_app, entitlements_app, members_app, services_app
+from clearance.cli.policy import apply_program_command, export_program_command, policy_app
 from clearance.cli.registry import models_app
 from clearance.cli.setup import db_upgrade_command, demo_command, init_command, serve_command
 
@@ -32,6 +33,9 @@ app.add_typer(entitlements_app, name="entitlements")
 app.add_typer(operators_app, name="operators")
 app.add_typer(cases_app, name="cases")
 app.add_typer(audit_app, name="audit")
+app.add_typer(policy_app, name="policy")
+app.command("apply")(apply_program_command)
+app.command("export")(export_program_command)
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 db_app.command("upgrade")(db_upgrade_command)

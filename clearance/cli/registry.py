@@ -17,8 +17,19 @@ from clearance.cli.common import (
     settings_for,
     with_caller,
 )
+from clearance.registry.models import ModelSpec
 
 models_app = typer.Typer(help="Models behind the gateway.", no_args_is_help=True)
+
+
+def _risk(pairs: list[str]) -> dict[str, str]:
+    risk: dict[str, str] = {}
+    for pair in pairs:
+        domain, sep, level = pair.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{pair!r} is not DOMAIN=LEVEL", param_hint="--risk")
+        risk[domain.strip()] = level.strip()
+    return risk
 
 
 @models_app.command("add")
@@ -35,14 +46,52 @@ def models_add(
         str | None,
         typer.Option(help="Environment variable that holds the upstream API key."),
     ] = None,
+    upstream_key_file: Annotated[
+        str | None, typer.Option(help="File that holds the upstream API key.")
+    ] = None,
+    alias: Annotated[
+        list[str] | None, typer.Option(help="Another name for it (repeatable).")
+    ] = None,
+    risk: Annotated[
+        list[str] | None,
+        typer.Option(help="DOMAIN=LEVEL, e.g. cyber=OpenAI:High or bio=ASL-3 (repeatable)."),
+    ] = None,
+    release: Annotated[
+        str, typer.Option(help="public | trusted-access | internal-only.")
+    ] = "trusted-access",
+    export_control: Annotated[
+        str | None, typer.Option(help="Export-control classification, e.g. 4E091 or EAR99.")
+    ] = None,
+    jurisdiction: Annotated[
+        str | None, typer.Option(help="Country table [default: the program's default].")
+    ] = None,
+    safeguard: Annotated[
+        list[str] | None,
+        typer.Option(help="Required safeguard: inline_screening, output_screening (repeatable)."),
+    ] = None,
+    min_org_tier: Annotated[int, typer.Option(min=1, max=3, help="Lowest organization tier.")] = 1,
     data_dir: DataDir = None,
     output: OutputOption = Output.TEXT,
 ) -> None:
-    """Register a model behind an OpenAI-compatible upstream."""
+    """Register a model behind an OpenAI-compatible upstream, with its classification.
+
+    For a whole program kept in version control, use 'clearance apply -f program.yaml'.
+    """
+    spec = ModelSpec(
+        upstream_url=upstream_url,
+        upstream_model=upstream_model,
+        upstream_key_env=upstream_key_env,
+        upstream_key_file=upstream_key_file,
+        aliases=tuple(alias or ()),
+        risk=_risk(risk or []),
+        release_mode=release,
+        export_control=export_control,
+        jurisdiction=jurisdiction,
+        safeguards=tuple(safeguard or ()),
+        min_org_tier=min_org_tier,
+    )
     model = with_caller(
-        settings_for(data_dir),
-        P.MODELS_WRITE,
-        lambda s, c: s.models.add(c.actor, name, upstream_url, upstream_model, upstream_key_env),
+        settings_for(data_dir), P.MODELS_WRITE, lambda s, c: s.models.add(c.actor, name, spec)
     )
     if output is Output.JSON:
         print_json({"id": model.id, "name": model.name})

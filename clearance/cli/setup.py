@@ -34,6 +34,9 @@ from clearance.errors import SetupError
 from clearance.identity.keys import KeyScope
 from clearance.identity.models import IssuedSecret
 from clearance.logs import configure_logging
+from clearance.policy.source import PolicyError
+from clearance.program.document import read_policy_dir
+from clearance.registry.models import ModelSpec
 from clearance.server import build_app
 from clearance.settings import Settings, export_for_workers
 
@@ -105,7 +108,7 @@ def init_command(
 def _run_server(settings: Settings, workers: int) -> None:
     with reported_errors():
         installation.read_server_secret(settings)
-        asyncio.run(_upgrade(settings))
+        asyncio.run(_prepare(settings))
     configure_logging(settings)
     common: dict[str, Any] = {
         "host": settings.host,
@@ -122,6 +125,29 @@ def _run_server(settings: Settings, workers: int) -> None:
     uvicorn.run(build_app(build_services(settings)), **common)
 
 
+async def _prepare(settings: Settings) -> None:
+    """Before serving: the schema up to date, and a policy set that compiles — applied
+    from ``policy_dir`` if one is configured. Refuses (naming file and line) otherwise."""
+    services = build_services(settings)
+    try:
+        await migrate.upgrade(services.db)
+        if settings.policy_dir is not None:
+            files = read_policy_dir(settings.policy_dir)
+            try:
+                await services.policies.apply(local_actor(), files)
+            except PolicyError as exc:
+                raise SetupError(f"invalid policy in {settings.policy_dir}: {exc}") from None
+        active = await services.policies.active()
+        try:
+            services.policies.compile(active.files)
+        except PolicyError as exc:
+            raise SetupError(
+                f"the policy set in force (version {active.version}) is invalid: {exc}"
+            ) from None
+    finally:
+        await services.close()
+
+
 async def _upgrade(settings: Settings) -> None:
     db = Database(settings.effective_database_url, schema=settings.database_schema)
     try:
@@ -132,6 +158,10 @@ async def _upgrade(settings: Settings) -> None:
 
 def serve_command(
     data_dir: DataDir = None,
+    policy_dir: Annotated[
+        Path | None,
+        typer.Option(help="Apply this directory's *.cedar files as the policy set at start."),
+    ] = None,
     host: Annotated[
         str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")
     ] = None,
@@ -139,7 +169,7 @@ def serve_command(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
 ) -> None:
     """Serve the gateway (/v1), the admin API (/admin) and health checks."""
-    _run_server(settings_for(data_dir, host=host, port=port), workers)
+    _run_server(settings_for(data_dir, host=host, port=port, policy_dir=policy_dir), workers)
 
 
 def db_upgrade_command(data_dir: DataDir = None) -> None:
@@ -170,7 +200,9 @@ async def _load_demo(services: Services, upstream_port: int) -> str:
     actor = local_actor()
     await services.operators.create(actor, "admin", OperatorRole.ADMIN)
     await services.models.add(
-        actor, DEMO_MODEL, f"http://127.0.0.1:{upstream_port}/v1", upstream_model="echo"
+        actor,
+        DEMO_MODEL,
+        ModelSpec(upstream_url=f"http://127.0.0.1:{upstream_port}/v1", upstream_model="echo"),
     )
     org = await services.organizations.add_direct(
         actor, "Demo Research Lab", "US", "demo installation created by 'clearance demo'"

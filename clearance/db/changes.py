@@ -50,13 +50,16 @@ class ChangeWatcher:
     def __init__(self, db: Database, interval: float) -> None:
         self._db = db
         self._interval = interval
-        self._reloads: dict[str, list[Reload]] = {}
+        self._subscriptions: list[tuple[str, Reload]] = []
         self._seen: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._last_ok = time.monotonic()
 
     def subscribe(self, topic: str, reload: Reload) -> None:
-        self._reloads.setdefault(topic, []).append(reload)
+        """Call ``reload`` when ``topic`` changes. Reloads run in subscription order,
+        once per check however many of their topics changed — so a view built from
+        others (the authorizer's entities) is subscribed after them."""
+        self._subscriptions.append((topic, reload))
 
     def poke(self) -> None:
         """Check now rather than at the next tick (after a write in this process)."""
@@ -67,14 +70,13 @@ class ChangeWatcher:
         async with self._db.read() as conn:
             rows = (await conn.execute(sa.select(state_versions))).all()
         current = {row.topic: row.version for row in rows}
+        topics = dict.fromkeys(topic for topic, _ in self._subscriptions)
         changed = [
             topic
-            for topic in self._reloads
+            for topic in topics
             if topic not in self._seen or current.get(topic, 0) != self._seen[topic]
         ]
-        # One reload serves several topics (keys depend on organizations too): run
-        # each once per check, in subscription order.
-        pending = list(dict.fromkeys(r for topic in changed for r in self._reloads[topic]))
+        pending = dict.fromkeys(r for topic, r in self._subscriptions if topic in changed)
         for reload in pending:
             await reload()
         for topic in changed:

@@ -6,6 +6,7 @@ from clearance.audit import models as audit_models
 from clearance.db import changes
 from clearance.identity import models as identity_models
 from clearance.monitoring import models as monitoring_models
+from clearance.policy import models as policy_models
 from clearance.registry import models as registry_models
 from clearance.usage import models as usage_models
 
@@ -15,6 +16,7 @@ __all__ = [
     "changes",
     "identity_models",
     "monitoring_models",
+    "policy_models",
     "registry_models",
     "usage_models",
 ]

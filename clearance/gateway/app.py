@@ -20,6 +20,7 @@ from clearance.gateway.clientip import ClientAddress
 from clearance.gateway.errors import GatewayError
 from clearance.gateway.pipeline import Pipeline
 from clearance.gateway.stages.authenticate import Authenticate
+from clearance.policy.authorizer import Authorizer, allowed_models
 from clearance.registry.services import ModelCatalog
 from clearance.requestid import request_id_of
 
@@ -68,6 +69,7 @@ class GatewayApp:
         pipeline: Pipeline,
         authenticate: Authenticate,
         catalog: ModelCatalog,
+        authorizer: Authorizer,
         clock: Clock,
         addresses: ClientAddress,
         max_body_bytes: int,
@@ -75,6 +77,7 @@ class GatewayApp:
         self._pipeline = pipeline
         self._authenticate = authenticate
         self._catalog = catalog
+        self._authorizer = authorizer
         self._clock = clock
         self._addresses = addresses
         self._max_body = max_body_bytes
@@ -88,6 +91,7 @@ class GatewayApp:
             started=time.monotonic(),
             credential=credential_of(request),
             client_ip=self._addresses.of(peer, request.headers.get("x-forwarded-for")),
+            purpose=request.headers.get("x-clearance-purpose", ""),
         )
 
     def endpoint(self, name: str) -> Callable[[Request], Awaitable[Response]]:
@@ -124,8 +128,12 @@ class GatewayApp:
                 "created": int(model.created_at.timestamp()),
                 "owned_by": "clearance",
             }
-            for model in sorted(self._catalog.all(), key=lambda m: m.name)
-            if principal.may_use(model.name)
+            for model in allowed_models(
+                self._authorizer,
+                principal,
+                sorted(self._catalog.all(), key=lambda m: m.name),
+                call.client_ip,
+            )
         ]
         return Response(
             orjson.dumps({"object": "list", "data": data}),

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from clearance.identity.index import Principal
+from clearance.policy.engine import Decision
 from clearance.registry.models import Model
 
 
@@ -33,6 +34,11 @@ class Call:
     end_user: str | None = None
     """The organization's id for the person behind the request (``safety_identifier``,
     ``user``, or Anthropic ``metadata.user_id``)."""
+    purpose: str = ""
+    """The dual-use purpose the request declares (``X-Clearance-Purpose``)."""
+    categories: frozenset[str] = frozenset()
+    """Content categories screening found."""
+    decision: Decision | None = None
     body: dict[str, Any] = field(default_factory=dict)
     principal: Principal | None = None
     model: Model | None = None

@@ -15,7 +15,6 @@ import orjson
 from clearance.gateway.call import UpstreamReply
 from clearance.gateway.errors import GatewayError
 from clearance.registry.models import Model
-from clearance.settings import environment_credential
 
 
 class OpenAIUpstream:
@@ -33,13 +32,13 @@ class OpenAIUpstream:
             )
         return self._session
 
-    async def post(self, model: Model, path: str, body: dict[str, Any]) -> UpstreamReply:
+    async def post(
+        self, model: Model, path: str, body: dict[str, Any], credential: str | None
+    ) -> UpstreamReply:
         payload = orjson.dumps({**body, "model": model.upstream_model})
         headers = {"content-type": "application/json"}
-        if model.upstream_key_env:
-            secret = environment_credential(model.upstream_key_env)
-            if secret:
-                headers["authorization"] = f"Bearer {secret}"
+        if credential:
+            headers["authorization"] = f"Bearer {credential}"
         url = f"{model.upstream_url}/{path}"
         try:
             async with self._client().post(url, data=payload, headers=headers) as response:

@@ -115,3 +115,25 @@ async def active_entitlements(
 ) -> list[Entitlement]:
     rows = await conn.execute(sa.select(entitlements_table).where(_ents.org_id == org_id))
     return [e for e in map(Entitlement.from_row, rows) if e.active(now)]
+
+
+class EntitlementIndex:
+    """Live entitlements by (organization, model), in memory for the hot path."""
+
+    def __init__(self, entitlements: Entitlements) -> None:
+        self._entitlements = entitlements
+        self._by_org_model: dict[tuple[str, str], list[Entitlement]] = {}
+
+    async def reload(self) -> None:
+        index: dict[tuple[str, str], list[Entitlement]] = {}
+        for entitlement in await self._entitlements.list():
+            if entitlement.revoked_at is None:
+                index.setdefault((entitlement.org_id, entitlement.model), []).append(entitlement)
+        self._by_org_model = index
+
+    def purposes(self, org_id: str, model: str, now: datetime) -> frozenset[str] | None:
+        """The purposes unlocked on ``model`` for ``org_id``; None if not entitled."""
+        live = [e for e in self._by_org_model.get((org_id, model), ()) if e.active(now)]
+        if not live:
+            return None
+        return frozenset(p for e in live for p in e.purposes)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -22,6 +23,7 @@ from clearance.identity.models import (
     organizations_table,
     service_accounts_table,
 )
+from clearance.policy import entities as cedar
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -33,6 +35,7 @@ class Principal:
     key_id: str
     org_id: str
     org_name: str
+    org_country: str
     owner: str
     """``member:<id>`` or ``service_account:<id>``."""
     models: frozenset[str] | None
@@ -75,6 +78,7 @@ class _Entry:
     key: ApiKey
     org: Organization
     owner_status: Status
+    owner_verification: str
     principal: Principal
 
 
@@ -86,6 +90,7 @@ class KeyIndex:
         self._db = db
         self._secret = server_secret
         self._by_lookup: dict[str, _Entry] = {}
+        self._orgs: dict[str, Organization] = {}
 
     async def reload(self) -> None:
         async with self._db.read() as conn:
@@ -96,12 +101,15 @@ class KeyIndex:
                     Organization.from_row, await conn.execute(sa.select(organizations_table))
                 )
             }
+            members = sa.select(
+                members_table.c.id, members_table.c.status, members_table.c.verification
+            )
             owners = {
-                f"member:{r.id}": Status(r.status)
-                for r in await conn.execute(sa.select(members_table.c.id, members_table.c.status))
+                f"member:{r.id}": (Status(r.status), str(r.verification))
+                for r in await conn.execute(members)
             }
             owners |= {
-                f"service_account:{r.id}": Status(r.status)
+                f"service_account:{r.id}": (Status(r.status), "service_account")
                 for r in await conn.execute(
                     sa.select(service_accounts_table.c.id, service_accounts_table.c.status)
                 )
@@ -118,6 +126,7 @@ class KeyIndex:
                 key_id=key.id,
                 org_id=org.id,
                 org_name=org.name,
+                org_country=org.country,
                 owner=owner,
                 models=frozenset(key.models) if key.models is not None else None,
                 purposes=frozenset(key.purposes) if key.purposes is not None else None,
@@ -125,8 +134,34 @@ class KeyIndex:
                 if key.networks is not None
                 else None,
             )
-            entries[key.lookup] = _Entry(key, org, owners.get(owner, Status.REMOVED), principal)
+            status, verification = owners.get(owner, (Status.REMOVED, "none"))
+            entries[key.lookup] = _Entry(key, org, status, verification, principal)
         self._by_lookup = entries
+        self._orgs = orgs
+
+    def entities(self) -> list[dict[str, Any]]:
+        """Every organization and live key as Cedar entities (for the authorizer)."""
+        result = [cedar.organization(org) for org in self._orgs.values()]
+        for entry in self._by_lookup.values():
+            p = entry.principal
+            result.append(
+                cedar.key(
+                    p.key_id,
+                    p.org_id,
+                    p.owner,
+                    entry.owner_status.value,
+                    entry.owner_verification,
+                    p.models,
+                )
+            )
+        return result
+
+    def principal(self, key_id: str) -> Principal | None:
+        """The principal a key acts as, by key id (for explaining decisions)."""
+        for entry in self._by_lookup.values():
+            if entry.key.id == key_id:
+                return entry.principal
+        return None
 
     def authenticate(self, presented: str, now: datetime) -> Principal:
         """The principal for a presented key, or :class:`AuthFailure`. Fails closed."""

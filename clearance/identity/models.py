@@ -49,6 +49,7 @@ organizations_table = sa.Table(
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("name", sa.String(256), nullable=False, unique=True),
     sa.Column("country", sa.String(2), nullable=False),
+    sa.Column("tier", sa.Integer, nullable=False, server_default="1"),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("admission", sa.String(16), nullable=False),
     sa.Column("admission_reason", sa.Text, nullable=False),
@@ -145,6 +146,8 @@ class Organization:
     name: str
     country: str
     """ISO 3166-1 alpha-2 code of the country the organization is based in."""
+    tier: int
+    """Trust tier granted by vetting: 1 (basic) to 3 (highest); models set a minimum."""
     status: OrgStatus
     admission: str
     """How it got in: ``direct`` (an operator bypassed vetting) or ``vetted``."""
@@ -159,6 +162,7 @@ class Organization:
             id=m["id"],
             name=m["name"],
             country=m["country"],
+            tier=int(m["tier"]),
             status=OrgStatus(m["status"]),
             admission=m["admission"],
             admission_reason=m["admission_reason"],

@@ -12,7 +12,7 @@ from clearance.audit.services import AuditLog
 from clearance.clock import Clock
 from clearance.db import changes
 from clearance.db.database import Database
-from clearance.errors import AlreadyExists, InvalidState, NotFound
+from clearance.errors import AlreadyExists, InvalidInput, InvalidState, NotFound
 from clearance.identity.models import ORGS_TOPIC, Organization, OrgStatus, organizations_table
 from clearance.ids import new_id
 
@@ -35,12 +35,17 @@ class Organizations:
         self._audit = audit
         self._clock = clock
 
-    async def add_direct(self, actor: str, name: str, country: str, reason: str) -> Organization:
+    async def add_direct(
+        self, actor: str, name: str, country: str, reason: str, tier: int = 1
+    ) -> Organization:
         """Admit an organization without vetting: an operator's recorded bypass."""
+        if tier not in (1, 2, 3):
+            raise InvalidInput("tier must be 1, 2 or 3", "tier")
         org = Organization(
             id=new_id("org"),
             name=validation.display_name(name, "name"),
             country=validation.country_code(country),
+            tier=tier,
             status=OrgStatus.ACTIVE,
             admission="direct",
             admission_reason=validation.free_text(reason, "reason"),
@@ -55,6 +60,7 @@ class Organizations:
                     id=org.id,
                     name=org.name,
                     country=org.country,
+                    tier=org.tier,
                     status=org.status.value,
                     admission=org.admission,
                     admission_reason=org.admission_reason,
@@ -69,6 +75,7 @@ class Organizations:
                     org_id=org.id,
                     name=org.name,
                     country=org.country,
+                    tier=org.tier,
                     admission=org.admission,
                     reason=org.admission_reason,
                 ),

@@ -4,41 +4,46 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from clearance.accounts.models import Caller
 from clearance.accounts.permissions import Permission as P
 from clearance.admin.auth import AdminAuth
-from clearance.registry.services import ModelRegistry
+from clearance.errors import InvalidInput
+from clearance.registry.models import Model
+from clearance.registry.schemas import ModelDeclaration, ModelIn
+from clearance.registry.services import ModelRegistry, spec_document
 
 
-class ModelIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(max_length=128, description="The name clients use in requests.")
-    upstream_url: str = Field(
-        max_length=2048, description="The upstream's OpenAI base URL, e.g. http://host:8000/v1"
-    )
-    upstream_model: str | None = Field(
-        default=None, max_length=256, description="The upstream's name for it (default: name)."
-    )
-    upstream_key_env: str | None = Field(
-        default=None,
-        max_length=128,
-        description="Environment variable holding the upstream API key.",
-    )
+class RiskOut(BaseModel):
+    level: int
+    name: str
+    label: str
 
 
 class ModelOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     id: str
     name: str
-    upstream_url: str
-    upstream_model: str
-    upstream_key_env: str | None
+    declaration: dict[str, object]
+    risk: dict[str, RiskOut]
+    controlled: bool
     created_at: datetime
     created_by: str
+
+    @classmethod
+    def of(cls, model: Model) -> "ModelOut":
+        return cls(
+            id=model.id,
+            name=model.name,
+            declaration=spec_document(model.spec()),
+            risk={
+                domain: RiskOut(level=level.level, name=level.name, label=level.label)
+                for domain, level in model.risk.items()
+            },
+            controlled=model.controlled,
+            created_at=model.created_at,
+            created_by=model.created_by,
+        )
 
 
 def registry_router(auth: AdminAuth, registry: ModelRegistry) -> APIRouter:
@@ -48,21 +53,22 @@ def registry_router(auth: AdminAuth, registry: ModelRegistry) -> APIRouter:
 
     @router.get("/models")
     async def list_models(_c: Read) -> list[ModelOut]:
-        return [ModelOut.model_validate(model) for model in await registry.list()]
+        return [ModelOut.of(model) for model in await registry.list()]
 
     @router.post("/models", status_code=201)
     async def add_model(body: ModelIn, caller: Write) -> ModelOut:
-        model = await registry.add(
-            caller.actor,
-            body.name,
-            body.upstream_url,
-            body.upstream_model,
-            body.upstream_key_env,
-        )
-        return ModelOut.model_validate(model)
+        return ModelOut.of(await registry.add(caller.actor, body.name, body.spec()))
 
     @router.get("/models/{name}")
     async def get_model(name: str, _c: Read) -> ModelOut:
-        return ModelOut.model_validate(await registry.get(name))
+        return ModelOut.of(await registry.get(name))
+
+    @router.put("/models/{name}")
+    async def replace_model(name: str, body: ModelDeclaration, caller: Write) -> ModelOut:
+        """Replace a model's whole declaration (audited with what changed)."""
+        updated = await registry.update(caller.actor, name, body.spec())
+        if updated is None:
+            raise InvalidInput("nothing changed", "body")
+        return ModelOut.of(updated)
 
     return router

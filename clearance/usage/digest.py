@@ -40,6 +40,7 @@ def canonical(record: UsageRecord) -> bytes:
         "model": record.model,
         "status_code": record.status_code,
         "error_code": record.error_code,
+        "policies": record.policies,
         "prompt_tokens": record.prompt_tokens,
         "completion_tokens": record.completion_tokens,
         "total_tokens": record.total_tokens,

@@ -24,6 +24,7 @@ usage_records_table = sa.Table(
     sa.Column("endpoint", sa.String(64), nullable=False),
     sa.Column("status_code", sa.Integer, nullable=False),
     sa.Column("error_code", sa.String(64), nullable=True),
+    sa.Column("policies", sa.String(512), nullable=True),
     sa.Column("prompt_tokens", sa.Integer, nullable=True),
     sa.Column("completion_tokens", sa.Integer, nullable=True),
     sa.Column("total_tokens", sa.Integer, nullable=True),
@@ -47,6 +48,8 @@ class UsageRecord:
     model: str | None = None
     status_code: int = 0
     error_code: str | None = None
+    policies: str | None = None
+    """The ids of the policies that decided, comma-separated."""
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
@@ -64,6 +67,7 @@ class UsageRecord:
             "endpoint": self.endpoint,
             "status_code": self.status_code,
             "error_code": self.error_code,
+            "policies": self.policies,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.total_tokens,

@@ -25,6 +25,7 @@ class UsageOut(BaseModel):
     model: str | None
     status_code: int
     error_code: str | None
+    policies: str | None
     prompt_tokens: int | None
     completion_tokens: int | None
     total_tokens: int | None

@@ -56,7 +56,7 @@ async def test_create_and_list_models_organizations_and_keys(admin: httpx.AsyncC
         "/models", json={"name": "m1", "upstream_url": "http://127.0.0.1:9/v1"}
     )
     assert model.status_code == 201, model.text
-    assert model.json()["upstream_model"] == "m1"
+    assert model.json()["declaration"]["upstream_model"] == "m1"
     org = await admin.post("/orgs", json={"name": "Acme", "country": "gb", "reason": "pilot"})
     assert org.status_code == 201
     assert org.json()["country"] == "GB"

@@ -48,6 +48,8 @@ AUDITED_COMMANDS = {
     "cases open": "case.opened",
     "cases close": "case.closed",
     "cases view-content": "content.viewed",
+    "policy apply": "policy.changed",
+    "apply": "country_table.changed",  # one entry per change; the walk applies one
 }
 # Commands that change no audited state: reads, serving, the throwaway demo, schema
 # upgrades, and `audit checkpoint`, which signs what the log already holds.
@@ -71,6 +73,12 @@ UNAUDITED_COMMANDS = {
     "audit show",
     "audit checkpoint",
     "audit check-usage",
+    "policy validate",
+    "policy defaults",
+    "policy export",
+    "policy test",
+    "policy explain",
+    "export",
 }
 
 
@@ -217,9 +225,22 @@ def test_each_cli_command_leaves_exactly_one_entry(tmp_path: Path) -> None:
     )
     cli.run("cases close", case, "--resolution", "false positive", token=investigator)
     cli.run("orgs revoke", "Org", "--reason", "terms breached")
-    for read_only in sorted(
-        UNAUDITED_COMMANDS - {"serve", "demo", "audit verify", "audit prove", "audit show"}
-    ):
+    policies = cli.data.parent / "policies"
+    cli.run("policy defaults", str(policies))
+    cli.run("policy validate", str(policies))
+    cli.run("policy apply", str(policies))
+    cli.run("policy export", str(cli.data.parent / "exported"))
+    program = cli.data.parent / "program.yaml"
+    program.write_text("country_tables: [{name: extra, source: test, tiers: {3: [KP]}}]\n")
+    cli.run("apply", "-f", str(program))
+    cli.run("export")
+    cases = cli.data.parent / "cases.yaml"
+    cases.write_text("cases: [{name: entitled, expect: allow}]\n")
+    cli.run("policy test", str(cases))
+    cli.run("policy explain", "--key", key, "--model", "m")
+    skip = {"serve", "demo", "audit verify", "audit prove", "audit show"}
+    skip |= {c for c in UNAUDITED_COMMANDS if c.startswith("policy ")} | {"export"}
+    for read_only in sorted(UNAUDITED_COMMANDS - skip):
         args = {
             "members list": ["--org", "Org"],
             "service-accounts list": ["--org", "Org"],

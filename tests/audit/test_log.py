@@ -21,9 +21,7 @@ def event(index: int) -> ModelRegistered:
         actor="local:test",
         model_id=f"mdl_{index}",
         name=f"model-{index}",
-        upstream_url="http://127.0.0.1:9/v1",
-        upstream_model="m",
-        upstream_key_env=None,
+        spec={"upstream_url": "http://127.0.0.1:9/v1", "upstream_model": "m"},
     )
 
 
@@ -98,14 +96,7 @@ async def test_checkpoints_wait_for_enough_entries_or_time(services: Services) -
 
 
 async def test_an_oversized_entry_is_refused(services: Services) -> None:
-    huge = ModelRegistered(
-        actor="x" * 70_000,
-        model_id="m",
-        name="n",
-        upstream_url="u",
-        upstream_model="m",
-        upstream_key_env=None,
-    )
+    huge = ModelRegistered(actor="x" * 70_000, model_id="m", name="n", spec={})
     with pytest.raises(ValueError, match="over 65535"):
         async with services.db.transaction() as conn:
             await services.audit.append(conn, huge)

@@ -18,6 +18,7 @@ from clearance.db import changes, migrate
 from clearance.db.schema import metadata
 from clearance.errors import AlreadyExists, InvalidInput, NotFound
 from clearance.identity.keys import KeyScope
+from clearance.registry.models import ModelSpec
 from clearance.usage.models import UsageRecord
 from tests.support import services as support
 
@@ -40,7 +41,9 @@ async def test_upgrade_is_idempotent(services: Services) -> None:
 
 
 async def test_models_organizations_and_keys_round_trip(services: Services) -> None:
-    model = await services.models.add(ACTOR, "m1", "http://127.0.0.1:9/v1/", "up-1", "UP_KEY")
+    model = await services.models.add(
+        ACTOR, "m1", ModelSpec("http://127.0.0.1:9/v1/", "up-1", upstream_key_env="UP_KEY")
+    )
     assert model.upstream_url == "http://127.0.0.1:9/v1"
     assert await services.models.get("m1") == model
     assert await services.models.get(model.id) == model
@@ -63,9 +66,9 @@ async def test_models_organizations_and_keys_round_trip(services: Services) -> N
 
 
 async def test_unique_names_are_enforced(services: Services) -> None:
-    await services.models.add(ACTOR, "dup", "http://127.0.0.1:9/v1")
+    await services.models.add(ACTOR, "dup", ModelSpec("http://127.0.0.1:9/v1"))
     with pytest.raises(AlreadyExists):
-        await services.models.add(ACTOR, "dup", "http://127.0.0.1:9/v1")
+        await services.models.add(ACTOR, "dup", ModelSpec("http://127.0.0.1:9/v1"))
     await services.organizations.add_direct(ACTOR, "Org", "US", "r")
     with pytest.raises(AlreadyExists):
         await services.organizations.add_direct(ACTOR, "Org", "FR", "r")
@@ -136,7 +139,7 @@ async def test_usage_records_are_group_committed(services: Services) -> None:
 
 async def test_audit_entries_are_sequenced_in_order(services: Services) -> None:
     for index in range(5):
-        await services.models.add(ACTOR, f"model-{index}", "http://127.0.0.1:9/v1")
+        await services.models.add(ACTOR, f"model-{index}", ModelSpec("http://127.0.0.1:9/v1"))
     entries = await services.audit.entries()
     assert [e.seq for e in entries] == sorted(e.seq for e in entries)
     assert [e.fields()["name"] for e in entries] == [f"model-{i}" for i in range(5)]

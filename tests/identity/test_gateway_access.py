@@ -13,6 +13,7 @@ import pytest
 from clearance.errors import InvalidInput
 from clearance.identity.keys import KeyScope
 from clearance.identity.models import MemberRole, OrgStatus, Status
+from clearance.registry.models import ModelSpec
 from tests.support.inprocess import InProcess, in_process
 
 ACTOR = "local:test"
@@ -22,9 +23,10 @@ CHAT = {"messages": [{"role": "user", "content": "hello"}]}
 @pytest.fixture
 async def ip(tmp_path: Path, upstream_url: str) -> AsyncIterator[InProcess]:
     async with in_process(tmp_path / "data") as app:
-        for name in ("model-a", "model-b"):
-            await app.services.models.add(ACTOR, name, upstream_url, "echo")
         await app.services.organizations.add_direct(ACTOR, "Org", "US", "test")
+        for name in ("model-a", "model-b"):
+            await app.services.models.add(ACTOR, name, ModelSpec(upstream_url, "echo"))
+            await app.services.entitlements.grant(ACTOR, "Org", name, [])
         await app.refresh()
         yield app
 

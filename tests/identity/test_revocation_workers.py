@@ -39,6 +39,8 @@ def test_revocation_reaches_every_worker_within_a_second(tmp_path: Path, upstrea
             "echo+delay-1500",
         )
         cli("orgs", "add", "Org", "--country", "US", "--reason", "test")
+        for model in ("fast", "slow"):
+            cli("entitlements", "grant", "--org", "Org", "--model", model)
         return str(json.loads(cli("keys", "create", "--org", "Org", "-o", "json"))["key"])
 
     with serving(tmp_path, setup, workers=2) as live:

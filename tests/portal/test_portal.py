@@ -11,6 +11,7 @@ import pytest
 from clearance.accounts import totp
 from clearance.identity.keys import KeyScope
 from clearance.identity.models import MemberRole
+from clearance.registry.models import ModelSpec
 from tests.support.inprocess import InProcess, in_process
 
 ACTOR = "local:test"
@@ -22,7 +23,7 @@ async def officer(tmp_path: Path, upstream_url: str) -> AsyncIterator[tuple[InPr
     async with in_process(tmp_path / "data") as ip:
         s = ip.services
         for name in ("model-a", "model-b"):
-            await s.models.add(ACTOR, name, upstream_url, "echo")
+            await s.models.add(ACTOR, name, ModelSpec(upstream_url, "echo"))
         await s.organizations.add_direct(ACTOR, "Org", "US", "test")
         await s.organizations.add_direct(ACTOR, "Other", "FR", "test")
         await s.entitlements.grant(ACTOR, "Org", "model-a", ["cyber"])

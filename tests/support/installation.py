@@ -95,6 +95,8 @@ def live_installation(root: Path, upstream_url: str) -> Iterator[Live]:
             )
         cli("models", "add", "unreachable", "--upstream-url", f"http://127.0.0.1:{free_port()}/v1")
         cli("orgs", "add", "Acme Research", "--country", "US", "--reason", "test partner")
+        for name in [*models, "unreachable"]:
+            cli("entitlements", "grant", "--org", "Acme Research", "--model", name)
         key = json.loads(cli("keys", "create", "--org", "Acme Research", "--output", "json"))
         return str(key["key"])
 

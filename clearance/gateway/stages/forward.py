@@ -13,18 +13,21 @@ import orjson
 from clearance.gateway.call import Call
 from clearance.gateway.errors import GatewayError
 from clearance.gateway.upstream import OpenAIUpstream
+from clearance.registry.services import ModelCatalog
 
 PATHS = {"chat.completions": "chat/completions"}
 
 
 class Forward:
-    def __init__(self, upstream: OpenAIUpstream) -> None:
+    def __init__(self, upstream: OpenAIUpstream, catalog: ModelCatalog) -> None:
         self._upstream = upstream
+        self._catalog = catalog
 
     async def __call__(self, call: Call) -> None:
         if call.model is None:
             raise GatewayError(404, "model_not_found", "No model was resolved.", "model")
-        reply = await self._upstream.post(call.model, PATHS[call.endpoint], call.body)
+        credential = self._catalog.credential(call.model)
+        reply = await self._upstream.post(call.model, PATHS[call.endpoint], call.body, credential)
         reply.document = _json_object(reply.body)
         if reply.status >= 400 and not isinstance((reply.document or {}).get("error"), dict):
             raise GatewayError(

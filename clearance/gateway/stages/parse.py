@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from clearance.domains import RISK_DOMAINS
 from clearance.gateway.call import Call
 from clearance.gateway.errors import GatewayError, invalid_request
 from clearance.registry.services import ModelCatalog
@@ -31,6 +32,16 @@ def _chat_completions(body: dict[str, Any]) -> None:
 
 VALIDATORS = {"chat.completions": _chat_completions}
 MAX_END_USER = 256
+
+
+def purpose_of(declared: str) -> str:
+    """The declared purpose, if it names a dual-use domain (else 400)."""
+    purpose = declared.strip().lower()
+    if purpose and purpose not in RISK_DOMAINS:
+        raise invalid_request(
+            f"X-Clearance-Purpose must be one of {', '.join(RISK_DOMAINS)}.", "x-clearance-purpose"
+        )
+    return purpose
 
 
 def end_user_of(body: dict[str, Any]) -> str | None:
@@ -70,6 +81,7 @@ class Parse:
             raise invalid_request("'model' is required and must be a string.", "model")
         VALIDATORS[call.endpoint](body)
         call.end_user = end_user_of(body)
+        call.purpose = purpose_of(call.purpose)
         call.body = body
         call.model = self._catalog.get(model_name)
         if call.model is None:

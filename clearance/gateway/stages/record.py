@@ -34,6 +34,7 @@ class Record:
             model=call.model.name if call.model else None,
             status_code=status,
             error_code=error_code,
+            policies=",".join(call.decision.policies)[:512] if call.decision else None,
             prompt_tokens=call.usage.get("prompt_tokens"),
             completion_tokens=call.usage.get("completion_tokens"),
             total_tokens=call.usage.get("total_tokens"),

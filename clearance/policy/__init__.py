@@ -1,0 +1,1 @@
+"""Policy: authorization decisions in Cedar, with the ids of the policies that decided."""
