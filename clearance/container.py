@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from prometheus_client import CollectorRegistry
+
 from clearance import installation
 from clearance.accounts.logins import LoginPolicy, Logins
 from clearance.accounts.operators import Operators
@@ -24,7 +26,8 @@ from clearance.clock import Clock, SystemClock
 from clearance.db.changes import ChangeWatcher
 from clearance.db.database import Database
 from clearance.errors import SetupError
-from clearance.gateway.upstream import OpenAIUpstream
+from clearance.gateway.metrics import GatewayMetrics
+from clearance.gateway.upstream import Upstreams
 from clearance.identity.end_users import EndUsers
 from clearance.identity.entitlements import EntitlementIndex, Entitlements
 from clearance.identity.index import KeyIndex
@@ -38,6 +41,9 @@ from clearance.identity.models import (
     ORGS_TOPIC,
 )
 from clearance.identity.organizations import Organizations
+from clearance.limits.interfaces import RateLimiter
+from clearance.limits.memory import MemoryRateLimiter
+from clearance.limits.seeding import seed_quotas
 from clearance.monitoring.breakglass import BreakGlass, nothing_retained
 from clearance.monitoring.cases import Cases
 from clearance.policy.authorizer import Authorizer
@@ -85,16 +91,21 @@ class Services:
     usage: UsageQueries
     usage_recorder: UsageRecorder
     watcher: ChangeWatcher
-    upstream: OpenAIUpstream
+    upstreams: Upstreams
+    limiter: RateLimiter
+    metrics: GatewayMetrics
 
     async def start_serving(self) -> None:
         """Load the hot-path state and start the background tasks a server needs."""
         await self.watcher.check()
+        await seed_quotas(
+            self.db, self.limiter, self.entitlement_index, self.key_index, self.clock.now()
+        )
         self.usage_recorder.start()
 
     async def close(self) -> None:
         await self.usage_recorder.close()
-        await self.upstream.close()
+        await self.upstreams.close()
         await self.db.dispose()
 
 
@@ -188,7 +199,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         usage=UsageQueries(db),
         usage_recorder=UsageRecorder(db, audit),
         watcher=watcher,
-        upstream=OpenAIUpstream(settings.upstream_connect_timeout, settings.upstream_read_timeout),
+        upstreams=Upstreams(settings.upstream_connect_timeout, settings.upstream_read_timeout),
+        limiter=MemoryRateLimiter(),
+        metrics=GatewayMetrics(CollectorRegistry(auto_describe=True)),
     )
 
 

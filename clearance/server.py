@@ -7,25 +7,25 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clearance.admin.app import build_admin_app
 from clearance.audit.publish import LogPublisher
 from clearance.container import Services, build_services
-from clearance.gateway.app import GatewayApp
+from clearance.gateway.asgi import Gateway
 from clearance.gateway.clientip import ClientAddress
 from clearance.gateway.errors import GatewayError
+from clearance.gateway.forward import Forwarder
 from clearance.gateway.pipeline import Pipeline
 from clearance.gateway.stages.authenticate import Authenticate
 from clearance.gateway.stages.authorize import Authorize
-from clearance.gateway.stages.forward import Forward
-from clearance.gateway.stages.meter import Meter
+from clearance.gateway.stages.limit import Limit
 from clearance.gateway.stages.parse import Parse
-from clearance.gateway.stages.record import Record
 from clearance.gateway.stages.screen import Screen
 from clearance.logs import configure_logging
 from clearance.portal.views import build_portal_app
@@ -37,34 +37,47 @@ from clearance.settings import Settings, load_settings
 MAX_STATE_STALENESS = 5.0
 
 
-def build_pipeline(services: Services, authenticate: Authenticate) -> Pipeline:
-    """The gateway's stages, in order."""
-    return Pipeline(
+def build_gateway(services: Services) -> Gateway:
+    """The data plane: its stages, in order, then forwarding."""
+    s = services
+    authenticate = Authenticate(s.key_index, s.watcher, s.clock, MAX_STATE_STALENESS)
+    pipeline = Pipeline(
         [
             authenticate,
-            Parse(services.catalog),
+            Parse(s.catalog),
             Screen(),
-            Authorize(services.authorizer),
-            Forward(services.upstream, services.catalog),
-            Meter(),
-        ],
-        Record(services.usage_recorder),
+            Authorize(s.authorizer),
+            Limit(s.limiter, s.entitlement_index, s.clock),
+        ]
     )
-
-
-def build_gateway(services: Services) -> GatewayApp:
-    authenticate = Authenticate(
-        services.key_index, services.watcher, services.clock, MAX_STATE_STALENESS
-    )
-    return GatewayApp(
-        build_pipeline(services, authenticate),
+    forwarder = Forwarder(s.upstreams, s.catalog, s.usage_recorder, s.clock, s.metrics)
+    return Gateway(
+        pipeline,
         authenticate,
-        services.catalog,
-        services.authorizer,
-        services.clock,
-        ClientAddress(services.settings.trusted_proxies),
-        services.settings.max_body_bytes,
+        forwarder,
+        s.limiter,
+        s.catalog,
+        s.authorizer,
+        s.clock,
+        ClientAddress(s.settings.trusted_proxies),
+        s.metrics,
+        s.settings.max_body_bytes,
     )
+
+
+class Root:
+    """Send ``/v1/…`` straight to the gateway (no middleware on the hot path) and
+    everything else to the control-plane application."""
+
+    def __init__(self, gateway: ASGIApp, control: ASGIApp) -> None:
+        self._gateway = gateway
+        self._control = control
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            await self._gateway(scope, receive, send)
+        else:
+            await self._control(scope, receive, send)
 
 
 def build_app(services: Services) -> ASGIApp:
@@ -90,6 +103,9 @@ def build_app(services: Services) -> ASGIApp:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await services.close()
+
+    async def metrics(_request: Request) -> Response:
+        return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -118,15 +134,15 @@ def build_app(services: Services) -> ASGIApp:
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics),
             Mount("/admin", app=admin),
             Mount("/portal", app=build_portal_app(services)),
             *LogPublisher(services.tree, services.checkpoints, services.witnesses).routes(),
-            *gateway.routes(),
         ],
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: not_allowed, Exception: internal_error},
     )
-    return RequestIdMiddleware(app)
+    return Root(gateway, RequestIdMiddleware(app))
 
 
 def create_app() -> ASGIApp:

@@ -177,6 +177,19 @@ class UsageBatchRecorded(AuditEvent):
     """
 
     kind: ClassVar[str] = "usage.batch"
+    version: ClassVar[int] = 2  # v2: records carry end user, source, policies, streamed
+
+    count: int
+    digest: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsageOutcomesRecorded(AuditEvent):
+    """A batch of streamed requests' outcomes (tokens, latency, final status) was
+    committed; ``digest`` as for ``usage.batch``, over the outcomes in request-id
+    order."""
+
+    kind: ClassVar[str] = "usage.outcome_batch"
 
     count: int
     digest: str
@@ -317,6 +330,7 @@ class EntitlementGranted(AuditEvent):
     org_id: str
     model: str
     purposes: tuple[str, ...]
+    limits: dict[str, dict[str, int]]
     expires_at: datetime | None
 
 

@@ -18,7 +18,9 @@ from clearance.cli.common import (
     settings_for,
     with_caller,
 )
-from clearance.identity.models import MemberRole, Status, Verification
+from clearance.container import Services
+from clearance.identity.models import Entitlement, MemberRole, Status, Verification
+from clearance.limits.models import parse_assignments
 
 members_app = typer.Typer(help="People in organizations.", no_args_is_help=True)
 services_app = typer.Typer(help="Organizations' service accounts.", no_args_is_help=True)
@@ -190,27 +192,44 @@ _end_user_status("reinstate", Status.ACTIVE)
 @entitlements_app.command("grant")
 def entitlements_grant(
     org: Org,
-    model: Annotated[str, typer.Option(help="Model name.")],
+    model: Annotated[list[str], typer.Option(help="Model name (repeatable: one grant each).")],
     purposes: Annotated[
         str, typer.Option(help="Comma-separated dual-use purposes unlocked (cyber,bio,…).")
     ] = "",
+    limit: Annotated[
+        list[str] | None,
+        typer.Option(help="SCOPE.LIMIT=N, e.g. key.rpm=60 or organization.daily_tokens=1000000."),
+    ] = None,
     expires_at: Annotated[datetime | None, typer.Option(help="When it lapses (ISO 8601).")] = None,
     data_dir: DataDir = None,
     output: OutputOption = Output.TEXT,
 ) -> None:
-    """Entitle an organization to a model (and dual-use purposes on it)."""
+    """Entitle an organization to models (and dual-use purposes on them), within limits.
+
+    Limit scopes: organization, key, owner (a key's member or service account),
+    end_user; limits: rpm, tpm, concurrency, daily_tokens, monthly_tokens.
+    """
     if expires_at is not None and expires_at.tzinfo is None:
         expires_at = expires_at.astimezone()
     chosen = [p for p in purposes.split(",") if p.strip()]
+
+    async def grant(services: Services, actor: str) -> list[Entitlement]:
+        limits = parse_assignments(limit or [])
+        return [
+            await services.entitlements.grant(actor, org, name, chosen, expires_at, limits)
+            for name in model
+        ]
+
     granted = with_caller(
-        settings_for(data_dir),
-        P.ENTITLEMENTS_WRITE,
-        lambda s, c: s.entitlements.grant(c.actor, org, model, chosen, expires_at),
+        settings_for(data_dir), P.ENTITLEMENTS_WRITE, lambda s, c: grant(s, c.actor)
     )
     if output is Output.JSON:
-        print_json({"id": granted.id, "model": granted.model, "purposes": granted.purposes})
-    else:
-        console.print(f"Granted {granted.id}: {granted.model} ({', '.join(granted.purposes)}).")
+        print_json([{"id": g.id, "model": g.model, "purposes": g.purposes} for g in granted])
+        return
+    for g in granted:
+        console.print(
+            f"Granted {g.id}: {g.model} ({', '.join(g.purposes) or 'no dual-use purposes'})."
+        )
 
 
 @entitlements_app.command("revoke")

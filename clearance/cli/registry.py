@@ -49,6 +49,9 @@ def models_add(
     upstream_key_file: Annotated[
         str | None, typer.Option(help="File that holds the upstream API key.")
     ] = None,
+    upstream_api: Annotated[
+        str, typer.Option(help="openai (an OpenAI-compatible server) or anthropic.")
+    ] = "openai",
     alias: Annotated[
         list[str] | None, typer.Option(help="Another name for it (repeatable).")
     ] = None,
@@ -82,6 +85,7 @@ def models_add(
         upstream_model=upstream_model,
         upstream_key_env=upstream_key_env,
         upstream_key_file=upstream_key_file,
+        upstream_api=upstream_api,
         aliases=tuple(alias or ()),
         risk=_risk(risk or []),
         release_mode=release,

@@ -185,7 +185,7 @@ def _start_stub_upstream() -> int:
     sock.bind(("127.0.0.1", 0))
     port: int = sock.getsockname()[1]
     config = uvicorn.Config(
-        stub_upstream.app, log_level="warning", access_log=False, lifespan="off"
+        stub_upstream.StubUpstream(), log_level="warning", access_log=False, lifespan="off"
     )
     server = uvicorn.Server(config)
     threading.Thread(

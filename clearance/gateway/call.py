@@ -6,41 +6,37 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from clearance.gateway.protocols.base import ApiProtocol, Usage
 from clearance.identity.index import Principal
+from clearance.limits.interfaces import Admission
 from clearance.policy.engine import Decision
 from clearance.registry.models import Model
-
-
-@dataclass(slots=True)
-class UpstreamReply:
-    status: int
-    body: bytes
-    content_type: str
-    document: dict[str, Any] | None = None
-    """The body parsed, when it is a JSON object."""
 
 
 @dataclass(slots=True)
 class Call:
     request_id: str
     endpoint: str
-    """Which API operation: ``chat.completions``."""
+    """Which operation: ``chat.completions``, ``completions``, ``embeddings``, ``messages``."""
+    protocol: ApiProtocol
     started_at: datetime
     started: float
     """Monotonic start time, for latency."""
     credential: str | None
     client_ip: str | None = None
+    purpose: str = ""
+    """The dual-use purpose the request declares (``X-Clearance-Purpose``)."""
+    anthropic_version: str | None = None
     raw_body: bytes = b""
+    body: dict[str, Any] = field(default_factory=dict)
+    stream: bool = False
     end_user: str | None = None
     """The organization's id for the person behind the request (``safety_identifier``,
     ``user``, or Anthropic ``metadata.user_id``)."""
-    purpose: str = ""
-    """The dual-use purpose the request declares (``X-Clearance-Purpose``)."""
     categories: frozenset[str] = frozenset()
     """Content categories screening found."""
-    decision: Decision | None = None
-    body: dict[str, Any] = field(default_factory=dict)
     principal: Principal | None = None
     model: Model | None = None
-    reply: UpstreamReply | None = None
-    usage: dict[str, int] = field(default_factory=dict)
+    decision: Decision | None = None
+    admission: Admission | None = None
+    usage: Usage = field(default_factory=Usage)

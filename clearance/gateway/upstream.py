@@ -1,23 +1,81 @@
-"""Upstream adapter for OpenAI-compatible servers (OpenAI, vLLM, llama.cpp, Ollama, …).
+"""Upstream adapters: OpenAI-compatible servers (OpenAI, vLLM, llama.cpp, Ollama…) and
+Anthropic's API, chosen per model.
 
 One pooled HTTP client per process. The model name in the body is rewritten to the
-name the upstream knows; everything else the client sent is passed through untouched.
+name the upstream knows; everything else the client sent is passed through. For an
+OpenAI-compatible upstream the model's URL is its OpenAI base (``…/v1``); for Anthropic
+it is the API base as the Anthropic SDK takes it (``https://api.anthropic.com``).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import orjson
 
-from clearance.gateway.call import UpstreamReply
 from clearance.gateway.errors import GatewayError
 from clearance.registry.models import Model
 
+ANTHROPIC_VERSION = "2023-06-01"
+PATHS = {
+    "chat.completions": "chat/completions",
+    "completions": "completions",
+    "embeddings": "embeddings",
+    "messages": "v1/messages",
+}
 
-class OpenAIUpstream:
+
+def unreachable(model: Model) -> GatewayError:
+    return GatewayError(
+        502, "upstream_error", f"The upstream for '{model.name}' could not be reached."
+    )
+
+
+def timed_out(model: Model) -> GatewayError:
+    return GatewayError(
+        504, "upstream_timeout", f"The upstream for '{model.name}' did not answer in time."
+    )
+
+
+class UpstreamResponse:
+    """An open upstream response; read it whole or by chunks, then it is released."""
+
+    def __init__(self, model: Model, response: aiohttp.ClientResponse) -> None:
+        self.model = model
+        self._response = response
+        self.status = response.status
+        self.content_type = response.headers.get("content-type", "application/json")
+        self.retry_after = response.headers.get("retry-after")
+
+    async def body(self) -> bytes:
+        try:
+            return await self._response.read()
+        except TimeoutError as exc:
+            raise timed_out(self.model) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise unreachable(self.model) from exc
+        finally:
+            self._response.release()
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives; raises GatewayError if the upstream fails midway."""
+        try:
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+        except TimeoutError as exc:
+            raise timed_out(self.model) from exc
+        except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
+            raise unreachable(self.model) from exc
+
+    def close(self) -> None:
+        """Drop the connection (a client that went away cancels the upstream request)."""
+        self._response.close()
+
+
+class Upstreams:
     def __init__(self, connect_timeout: float, read_timeout: float) -> None:
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=connect_timeout, sock_read=read_timeout
@@ -32,30 +90,31 @@ class OpenAIUpstream:
             )
         return self._session
 
-    async def post(
-        self, model: Model, path: str, body: dict[str, Any], credential: str | None
-    ) -> UpstreamReply:
+    async def open(
+        self,
+        model: Model,
+        endpoint: str,
+        body: dict[str, Any],
+        credential: str | None,
+        anthropic_version: str | None = None,
+    ) -> UpstreamResponse:
         payload = orjson.dumps({**body, "model": model.upstream_model})
-        headers = {"content-type": "application/json"}
-        if credential:
+        # Identity encoding: bodies are relayed byte for byte and read for usage.
+        headers = {"content-type": "application/json", "accept-encoding": "identity"}
+        if model.upstream_api == "anthropic":
+            headers["anthropic-version"] = anthropic_version or ANTHROPIC_VERSION
+            if credential:
+                headers["x-api-key"] = credential
+        elif credential:
             headers["authorization"] = f"Bearer {credential}"
-        url = f"{model.upstream_url}/{path}"
+        url = f"{model.upstream_url}/{PATHS[endpoint]}"
         try:
-            async with self._client().post(url, data=payload, headers=headers) as response:
-                content = await response.read()
-                return UpstreamReply(
-                    status=response.status,
-                    body=content,
-                    content_type=response.headers.get("content-type", "application/json"),
-                )
+            response = await self._client().post(url, data=payload, headers=headers)
         except TimeoutError as exc:
-            raise GatewayError(
-                504, "upstream_timeout", f"The upstream for '{model.name}' did not answer in time."
-            ) from exc
-        except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
-            raise GatewayError(
-                502, "upstream_error", f"The upstream for '{model.name}' could not be reached."
-            ) from exc
+            raise timed_out(model) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise unreachable(model) from exc
+        return UpstreamResponse(model, response)
 
     async def close(self) -> None:
         if self._session is not None:

@@ -18,6 +18,7 @@ from clearance.errors import InvalidInput, InvalidState, NotFound
 from clearance.identity.models import ENTITLEMENTS_TOPIC, Entitlement, entitlements_table
 from clearance.identity.organizations import find_org
 from clearance.ids import new_id
+from clearance.limits.models import Limits, scoped_from_document
 from clearance.registry.models import models_table
 
 _ents = entitlements_table.c
@@ -36,8 +37,12 @@ class Entitlements:
         model: str,
         purposes: list[str],
         expires_at: datetime | None = None,
+        limits: dict[str, dict[str, int]] | None = None,
     ) -> Entitlement:
+        """Entitle ``org`` to ``model``, unlocking ``purposes``, within ``limits``
+        (``{scope: {limit: n}}``, see ``clearance.limits.models``)."""
         chosen = domains.purposes(purposes)
+        scoped = scoped_from_document(limits or {})
         now = self._clock.now()
         if expires_at is not None and expires_at <= now:
             raise InvalidInput("expires_at must be in the future", "expires_at")
@@ -53,6 +58,7 @@ class Entitlements:
                 org_id=organization.id,
                 model=model,
                 purposes=chosen,
+                limits=scoped,
                 created_at=now,
                 created_by=actor,
                 expires_at=expires_at,
@@ -64,6 +70,7 @@ class Entitlements:
                     org_id=entitlement.org_id,
                     model=model,
                     purposes=list(chosen),
+                    limits={scope: value.document() for scope, value in scoped.items()},
                     created_at=now,
                     created_by=actor,
                     expires_at=expires_at,
@@ -77,6 +84,7 @@ class Entitlements:
                     org_id=entitlement.org_id,
                     model=model,
                     purposes=chosen,
+                    limits={scope: value.document() for scope, value in scoped.items()},
                     expires_at=expires_at,
                 ),
             )
@@ -130,6 +138,11 @@ class EntitlementIndex:
             if entitlement.revoked_at is None:
                 index.setdefault((entitlement.org_id, entitlement.model), []).append(entitlement)
         self._by_org_model = index
+
+    def limits(self, org_id: str, model: str, now: datetime) -> dict[str, Limits]:
+        """Limits by scope from the newest live entitlement (empty if none)."""
+        live = [e for e in self._by_org_model.get((org_id, model), ()) if e.active(now)]
+        return max(live, key=lambda e: e.created_at).limits if live else {}
 
     def purposes(self, org_id: str, model: str, now: datetime) -> frozenset[str] | None:
         """The purposes unlocked on ``model`` for ``org_id``; None if not entitled."""

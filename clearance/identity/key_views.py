@@ -1,16 +1,17 @@
 """Admin API routes for API keys and entitlements."""
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from clearance.accounts.models import Caller
 from clearance.accounts.permissions import Permission as P
 from clearance.admin.auth import AdminAuth
 from clearance.identity.entitlements import Entitlements
 from clearance.identity.keys import ApiKeys, KeyScope
+from clearance.limits.models import Limits
 
 
 class KeySpec(BaseModel):
@@ -80,6 +81,11 @@ class EntitlementIn(BaseModel):
     model: str = Field(max_length=128)
     purposes: list[str] = Field(default_factory=list, max_length=10)
     expires_at: datetime | None = None
+    limits: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="Limits by scope (organization, key, owner, end_user), e.g. "
+        '{"key": {"rpm": 60}, "organization": {"daily_tokens": 2000000}}',
+    )
 
 
 class EntitlementOut(BaseModel):
@@ -89,6 +95,15 @@ class EntitlementOut(BaseModel):
     org_id: str
     model: str
     purposes: list[str]
+    limits: dict[str, dict[str, int]]
+
+    @field_validator("limits", mode="before")
+    @classmethod
+    def _documents(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: v.document() if isinstance(v, Limits) else v for k, v in value.items()}
+        return value
+
     created_at: datetime
     created_by: str
     expires_at: datetime | None
@@ -130,7 +145,7 @@ def keys_router(auth: AdminAuth, keys: ApiKeys, entitlements: Entitlements) -> A
     @router.post("/entitlements", status_code=201, tags=["entitlements"])
     async def grant(body: EntitlementIn, caller: EntWrite) -> EntitlementOut:
         granted = await entitlements.grant(
-            caller.actor, body.org, body.model, body.purposes, body.expires_at
+            caller.actor, body.org, body.model, body.purposes, body.expires_at, body.limits
         )
         return EntitlementOut.model_validate(granted)
 

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from clearance.db.schema import JSONValue, UTCDateTime, metadata
+from clearance.limits.models import Limits, scoped_from_document
 
 ORGS_TOPIC = "organizations"
 KEYS_TOPIC = "api_keys"
@@ -125,6 +126,7 @@ entitlements_table = sa.Table(
     sa.Column("org_id", sa.ForeignKey("organizations.id"), nullable=False, index=True),
     sa.Column("model", sa.String(128), nullable=False),
     sa.Column("purposes", JSONValue, nullable=False),
+    sa.Column("limits", JSONValue, nullable=False, server_default="{}"),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("created_by", sa.String(128), nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=True),
@@ -306,6 +308,8 @@ class Entitlement:
     org_id: str
     model: str
     purposes: tuple[str, ...]
+    limits: dict[str, Limits]
+    """Limits by scope: organization, key, owner, end_user."""
     created_at: datetime
     created_by: str
     expires_at: datetime | None
@@ -319,6 +323,7 @@ class Entitlement:
             org_id=m["org_id"],
             model=m["model"],
             purposes=tuple(m["purposes"]),
+            limits=scoped_from_document(m["limits"] or {}),
             created_at=m["created_at"],
             created_by=m["created_by"],
             expires_at=m["expires_at"],

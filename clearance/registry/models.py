@@ -15,11 +15,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from clearance.db.schema import JSONValue, UTCDateTime, metadata
+from clearance.limits.models import Limits
 from clearance.registry.levels import RiskLevel
 
 TOPIC = "models"
 COUNTRY_TABLES_TOPIC = "country_tables"
 RELEASE_MODES = ("public", "trusted-access", "internal-only")
+UPSTREAM_APIS = ("openai", "anthropic")
 RETENTION_MODES = ("none", "digest", "encrypted")
 SAFEGUARDS = ("inline_screening", "output_screening")
 UNCONTROLLED = "EAR99"
@@ -33,6 +35,7 @@ models_table = sa.Table(
     sa.Column("upstream_model", sa.String(256), nullable=False),
     sa.Column("upstream_key_env", sa.String(128), nullable=True),
     sa.Column("upstream_key_file", sa.String(1024), nullable=True),
+    sa.Column("upstream_api", sa.String(16), nullable=False, server_default="openai"),
     sa.Column("aliases", JSONValue, nullable=False, server_default="[]"),
     sa.Column("risk", JSONValue, nullable=False, server_default="{}"),
     sa.Column("release_mode", sa.String(16), nullable=False, server_default="trusted-access"),
@@ -41,6 +44,7 @@ models_table = sa.Table(
     sa.Column("retention", JSONValue, nullable=False, server_default='{"mode": "none"}'),
     sa.Column("safeguards", JSONValue, nullable=False, server_default="[]"),
     sa.Column("min_org_tier", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("limits", JSONValue, nullable=False, server_default="{}"),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("created_by", sa.String(128), nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=True),
@@ -81,6 +85,8 @@ class ModelSpec:
     upstream_model: str | None = None
     upstream_key_env: str | None = None
     upstream_key_file: str | None = None
+    upstream_api: str = "openai"
+    """``openai`` (an OpenAI-compatible server) or ``anthropic`` (the Messages API)."""
     aliases: tuple[str, ...] = ()
     risk: dict[str, str] = field(default_factory=dict)
     """Risk domain -> label (``OpenAI:High``, ``ASL-3``, ``2``…)."""
@@ -91,6 +97,8 @@ class ModelSpec:
     retention: Retention = Retention()
     safeguards: tuple[str, ...] = ()
     min_org_tier: int = 1
+    limits: Limits = field(default_factory=Limits)
+    """Limits on the model across everyone who uses it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +114,7 @@ class Model:
     """Environment variable holding the upstream API key (the key is never stored)."""
     upstream_key_file: str | None
     """File holding the upstream API key (read when models are loaded)."""
+    upstream_api: str
     aliases: tuple[str, ...]
     risk: dict[str, RiskLevel]
     release_mode: str
@@ -114,6 +123,7 @@ class Model:
     retention: Retention
     safeguards: tuple[str, ...]
     min_org_tier: int
+    limits: Limits
     created_at: datetime
     created_by: str
 
@@ -132,6 +142,7 @@ class Model:
             upstream_model=self.upstream_model,
             upstream_key_env=self.upstream_key_env,
             upstream_key_file=self.upstream_key_file,
+            upstream_api=self.upstream_api,
             aliases=self.aliases,
             risk={domain: level.label for domain, level in self.risk.items()},
             release_mode=self.release_mode,
@@ -140,6 +151,7 @@ class Model:
             retention=self.retention,
             safeguards=self.safeguards,
             min_org_tier=self.min_org_tier,
+            limits=self.limits,
         )
 
     @classmethod
@@ -153,6 +165,7 @@ class Model:
             upstream_model=m["upstream_model"],
             upstream_key_env=m["upstream_key_env"],
             upstream_key_file=m["upstream_key_file"],
+            upstream_api=m["upstream_api"],
             aliases=tuple(m["aliases"] or ()),
             risk={
                 domain: RiskLevel(int(value["level"]), str(value["label"]))
@@ -164,6 +177,7 @@ class Model:
             retention=Retention(retention.get("mode", "none"), int(retention.get("days", 0))),
             safeguards=tuple(m["safeguards"] or ()),
             min_org_tier=int(m["min_org_tier"]),
+            limits=Limits.from_document(m["limits"] or {}),
             created_at=m["created_at"],
             created_by=m["created_by"],
         )

@@ -2,6 +2,7 @@
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from clearance.limits.models import Limits
 from clearance.registry.models import ModelSpec, Retention
 
 
@@ -29,6 +30,7 @@ class ModelDeclaration(BaseModel):
     upstream_key_file: str | None = Field(
         default=None, max_length=1024, description="File holding the upstream key."
     )
+    upstream_api: str = Field(default="openai", description="openai | anthropic")
     aliases: list[str] = Field(default_factory=list, max_length=20)
     risk: dict[str, str | int] = Field(
         default_factory=dict,
@@ -47,6 +49,10 @@ class ModelDeclaration(BaseModel):
         default_factory=list, description="inline_screening, output_screening"
     )
     min_org_tier: int = Field(default=1, ge=1, le=3)
+    limits: dict[str, int] = Field(
+        default_factory=dict,
+        description="Limits across everyone: rpm, tpm, concurrency, daily_tokens, monthly_tokens.",
+    )
 
     def spec(self) -> ModelSpec:
         return ModelSpec(
@@ -54,6 +60,7 @@ class ModelDeclaration(BaseModel):
             upstream_model=self.upstream_model,
             upstream_key_env=self.upstream_key_env,
             upstream_key_file=self.upstream_key_file,
+            upstream_api=self.upstream_api,
             aliases=tuple(self.aliases),
             risk={domain: str(label) for domain, label in self.risk.items()},
             release_mode=self.release_mode,
@@ -62,6 +69,7 @@ class ModelDeclaration(BaseModel):
             retention=Retention(self.retention.mode, self.retention.days),
             safeguards=tuple(self.safeguards),
             min_org_tier=self.min_org_tier,
+            limits=Limits.from_document(self.limits, "limits"),
         )
 
 

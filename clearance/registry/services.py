@@ -24,6 +24,7 @@ from clearance.registry.models import (
     RETENTION_MODES,
     SAFEGUARDS,
     TOPIC,
+    UPSTREAM_APIS,
     Model,
     ModelSpec,
     models_table,
@@ -38,6 +39,10 @@ def normalise(name: str, spec: ModelSpec) -> ModelSpec:
     """Validate a declaration; returns it in canonical form. Raises InvalidInput."""
     validation.slug(name, "name")
     risk = {domain: levels.parse(domain, label).label for domain, label in spec.risk.items()}
+    if spec.upstream_api not in UPSTREAM_APIS:
+        raise InvalidInput(
+            f"upstream_api must be one of {', '.join(UPSTREAM_APIS)}", "upstream_api"
+        )
     if spec.release_mode not in RELEASE_MODES:
         raise InvalidInput(
             f"release_mode must be one of {', '.join(RELEASE_MODES)}", "release_mode"
@@ -83,6 +88,7 @@ def _row(spec: ModelSpec) -> dict[str, Any]:
         "upstream_model": spec.upstream_model,
         "upstream_key_env": spec.upstream_key_env,
         "upstream_key_file": spec.upstream_key_file,
+        "upstream_api": spec.upstream_api,
         "aliases": list(spec.aliases),
         "risk": {
             domain: {"level": levels.parse(domain, label).level, "label": label}
@@ -94,6 +100,7 @@ def _row(spec: ModelSpec) -> dict[str, Any]:
         "retention": asdict(spec.retention),
         "safeguards": list(spec.safeguards),
         "min_org_tier": spec.min_org_tier,
+        "limits": spec.limits.document(),
     }
 
 
@@ -102,6 +109,7 @@ def spec_document(spec: ModelSpec) -> dict[str, Any]:
     document = asdict(spec)
     document["aliases"] = list(spec.aliases)
     document["safeguards"] = list(spec.safeguards)
+    document["limits"] = spec.limits.document()
     return document
 
 

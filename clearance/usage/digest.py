@@ -1,14 +1,14 @@
-"""Digests of usage records, so the audit log can vouch for them.
+"""Digests of usage, so the audit log can vouch for it.
 
-Each committed batch of usage records gets one ``usage.batch`` audit entry holding
-the RFC 9162 Merkle root over the batch's records (leaf = canonical encoding of one
-record, in record-id order); each record keeps that entry's number in ``audit_seq``.
-Deleting or editing a record afterwards changes its batch's root, which the signed,
-append-only log still holds.
+Each committed batch of usage records gets one ``usage.batch`` audit entry, and each
+batch of stream outcomes one ``usage.outcome_batch`` entry, holding the RFC 9162
+Merkle root over the batch's rows (leaf = a row's canonical encoding, in row order);
+each row keeps that entry's number in ``audit_seq``. Deleting or editing a row
+afterwards changes its batch's root, which the signed, append-only log still holds.
 
 The canonical encoding is JSON with keys sorted, no white space, integers only
 (latency in whole microseconds) and times as RFC 3339 UTC strings — every value has
-exactly one spelling, so anyone holding the records can recompute the root.
+exactly one spelling, so anyone holding the rows can recompute the root.
 """
 
 from __future__ import annotations
@@ -16,42 +16,51 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
-from clearance.audit.events import UsageBatchRecorded, format_time
+from clearance.audit.events import UsageBatchRecorded, UsageOutcomesRecorded, format_time
 from clearance.audit.services import AuditLog
 from clearance.audit.tlog import merkle
 from clearance.db.database import Database
-from clearance.usage.models import UsageRecord, usage_records_table
+from clearance.usage.models import (
+    UsageOutcome,
+    UsageRecord,
+    usage_outcomes_table,
+    usage_records_table,
+)
 
 
-def canonical(record: UsageRecord) -> bytes:
-    latency = record.latency_ms
-    document = {
-        "request_id": record.request_id,
-        "started_at": format_time(record.started_at),
-        "org_id": record.org_id,
-        "key_id": record.key_id,
-        "end_user": record.end_user,
-        "source_ip": record.source_ip,
-        "endpoint": record.endpoint,
-        "model": record.model,
-        "status_code": record.status_code,
-        "error_code": record.error_code,
-        "policies": record.policies,
-        "prompt_tokens": record.prompt_tokens,
-        "completion_tokens": record.completion_tokens,
-        "total_tokens": record.total_tokens,
-        "latency_us": round(latency * 1000) if latency is not None else None,
-    }
+def _latency(value: float | None) -> int | None:
+    return round(value * 1000) if value is not None else None
+
+
+def canonical(row: UsageRecord | UsageOutcome) -> bytes:
+    document: dict[str, Any] = {}
+    for field in row.__slots__:
+        value = getattr(row, field)
+        if field == "latency_ms":
+            document["latency_us"] = _latency(value)
+            continue
+        if hasattr(value, "isoformat"):
+            value = format_time(value)
+        document[field] = value
     return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
 
 
-def batch_digest(records: Sequence[UsageRecord]) -> str:
-    root = merkle.root_of([merkle.leaf_hash(canonical(record)) for record in records])
+def batch_digest(rows: Sequence[UsageRecord | UsageOutcome]) -> str:
+    root = merkle.root_of([merkle.leaf_hash(canonical(row)) for row in rows])
     return base64.b64encode(root).decode()
+
+
+def batch_entry(records: Sequence[UsageRecord]) -> UsageBatchRecorded:
+    return UsageBatchRecorded(actor="system", count=len(records), digest=batch_digest(records))
+
+
+def outcome_entry(outcomes: Sequence[UsageOutcome]) -> UsageOutcomesRecorded:
+    return UsageOutcomesRecorded(actor="system", count=len(outcomes), digest=batch_digest(outcomes))
 
 
 @dataclass(frozen=True)
@@ -61,43 +70,44 @@ class BatchProblem:
 
 
 async def check_batches(db: Database, audit: AuditLog) -> tuple[int, list[BatchProblem]]:
-    """Recompute every usage batch's digest from the stored records.
+    """Recompute every usage and outcome batch's digest from the stored rows.
 
     Returns how many batches were checked and what does not match.
     """
     problems: list[BatchProblem] = []
     checked = 0
-    after = -1
-    table = usage_records_table
-    while True:
-        entries = await audit.entries(after, 500, kind=UsageBatchRecorded.kind)
-        if not entries:
-            return checked, problems
-        for entry in entries:
-            after = entry.seq
-            checked += 1
-            fields = entry.fields()
-            async with db.read() as conn:
-                rows = await conn.execute(
-                    sa.select(table).where(table.c.audit_seq == entry.seq).order_by(table.c.id)
-                )
-                records = [UsageRecord.from_row(row) for row in rows]
-            if len(records) != fields["count"]:
-                problems.append(
-                    BatchProblem(
-                        entry.seq,
-                        f"usage batch {entry.seq} recorded {fields['count']} records; "
-                        f"{len(records)} remain",
+    kinds: list[tuple[str, sa.Table, Any, Any]] = [
+        (UsageBatchRecorded.kind, usage_records_table, UsageRecord, usage_records_table.c.id),
+        (
+            UsageOutcomesRecorded.kind,
+            usage_outcomes_table,
+            UsageOutcome,
+            usage_outcomes_table.c.request_id,
+        ),
+    ]
+    for kind, table, row_type, order in kinds:
+        after = -1
+        while entries := await audit.entries(after, 500, kind=kind):
+            for entry in entries:
+                after = entry.seq
+                checked += 1
+                fields = entry.fields()
+                async with db.read() as conn:
+                    query = sa.select(table).where(table.c.audit_seq == entry.seq).order_by(order)
+                    rows = [row_type.from_row(row) for row in await conn.execute(query)]
+                if row_type is UsageOutcome:  # digested in request-id (code point) order
+                    rows.sort(key=lambda outcome: outcome.request_id)
+                if len(rows) != fields["count"]:
+                    problems.append(
+                        BatchProblem(
+                            entry.seq,
+                            f"{kind} {entry.seq} recorded {fields['count']} rows; {len(rows)} remain",
+                        )
                     )
-                )
-            elif batch_digest(records) != fields["digest"]:
-                problems.append(
-                    BatchProblem(
-                        entry.seq,
-                        f"usage batch {entry.seq}: the records no longer match their digest",
+                elif batch_digest(rows) != fields["digest"]:
+                    problems.append(
+                        BatchProblem(
+                            entry.seq, f"{kind} {entry.seq}: the rows no longer match their digest"
+                        )
                     )
-                )
-
-
-def batch_entry(records: Sequence[UsageRecord]) -> UsageBatchRecorded:
-    return UsageBatchRecorded(actor="system", count=len(records), digest=batch_digest(records))
+    return checked, problems

@@ -1,4 +1,11 @@
-"""Usage records: the table and the value."""
+"""Usage records: one per gateway request, written before its response is released.
+
+Both tables are append-only. A request answered whole has one ``usage_records`` row
+with its outcome. A streamed request's row is written before the first byte goes out
+(its outcome still empty); when the stream ends, its outcome is appended to
+``usage_outcomes``. A record with neither outcome was cut off (the server died
+mid-stream): the use is never unrecorded, only its token count may be unknown.
+"""
 
 from __future__ import annotations
 
@@ -30,12 +37,27 @@ usage_records_table = sa.Table(
     sa.Column("total_tokens", sa.Integer, nullable=True),
     sa.Column("latency_ms", sa.Float, nullable=True),
     sa.Column("audit_seq", sa.BigInteger, nullable=True, index=True),
+    sa.Column("streamed", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+usage_outcomes_table = sa.Table(
+    "usage_outcomes",
+    metadata,
+    sa.Column("request_id", sa.String(40), primary_key=True),
+    sa.Column("finished_at", UTCDateTime, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("error_code", sa.String(64), nullable=True),
+    sa.Column("prompt_tokens", sa.Integer, nullable=True),
+    sa.Column("completion_tokens", sa.Integer, nullable=True),
+    sa.Column("total_tokens", sa.Integer, nullable=True),
+    sa.Column("latency_ms", sa.Float, nullable=True),
+    sa.Column("audit_seq", sa.BigInteger, nullable=True, index=True),
 )
 
 
 @dataclass(slots=True)
 class UsageRecord:
-    """What one gateway request did; written before its response is released."""
+    """What one gateway request did."""
 
     request_id: str
     started_at: datetime
@@ -54,29 +76,35 @@ class UsageRecord:
     completion_tokens: int | None = None
     total_tokens: int | None = None
     latency_ms: float | None = None
+    streamed: bool = False
+    """A stream: the outcome (tokens, latency, final status) follows in usage_outcomes."""
 
     def as_row(self) -> dict[str, Any]:
-        return {
-            "request_id": self.request_id,
-            "started_at": self.started_at,
-            "org_id": self.org_id,
-            "key_id": self.key_id,
-            "end_user": self.end_user,
-            "source_ip": self.source_ip,
-            "model": self.model,
-            "endpoint": self.endpoint,
-            "status_code": self.status_code,
-            "error_code": self.error_code,
-            "policies": self.policies,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.total_tokens,
-            "latency_ms": self.latency_ms,
-        }
+        return {name: getattr(self, name) for name in self.__slots__}
 
     @classmethod
     def from_row(cls, row: Any) -> UsageRecord:
-        m = dict(row._mapping)
-        m.pop("id", None)
-        m.pop("audit_seq", None)
-        return cls(**m)
+        m = row._mapping
+        return cls(**{name: m[name] for name in cls.__slots__})
+
+
+@dataclass(slots=True)
+class UsageOutcome:
+    """How a streamed request ended."""
+
+    request_id: str
+    finished_at: datetime
+    status_code: int
+    error_code: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    latency_ms: float | None = None
+
+    def as_row(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    @classmethod
+    def from_row(cls, row: Any) -> UsageOutcome:
+        m = row._mapping
+        return cls(**{name: m[name] for name in cls.__slots__})

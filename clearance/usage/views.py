@@ -3,12 +3,13 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict
 
 from clearance.accounts.models import Caller
 from clearance.accounts.permissions import Permission as P
 from clearance.admin.auth import AdminAuth
+from clearance.errors import NotFound
 from clearance.usage.services import UsageQueries
 
 
@@ -30,6 +31,9 @@ class UsageOut(BaseModel):
     completion_tokens: int | None
     total_tokens: int | None
     latency_ms: float | None
+    streamed: bool
+    """A streamed response: while it runs (or if the server died during it) its token
+    counts and latency are still empty."""
 
 
 def usage_router(auth: AdminAuth, usage: UsageQueries) -> APIRouter:
@@ -43,5 +47,12 @@ def usage_router(auth: AdminAuth, usage: UsageQueries) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[UsageOut]:
         return [UsageOut.model_validate(record) for record in await usage.recent(org, limit)]
+
+    @router.get("/usage/{request_id}", responses={404: {"description": "No such request"}})
+    async def one_request(_c: Read, request_id: Annotated[str, Path(max_length=64)]) -> UsageOut:
+        record = await usage.get(request_id)
+        if record is None:
+            raise NotFound(f"no usage record for request {request_id!r}")
+        return UsageOut.model_validate(record)
 
     return router

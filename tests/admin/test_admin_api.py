@@ -97,6 +97,28 @@ async def test_bad_input_is_refused_precisely_and_changes_nothing(
     assert (await admin.get("/models")).json() == []
 
 
+async def test_entitlements_carry_limits(admin: httpx.AsyncClient) -> None:
+    await admin.post("/models", json={"name": "m1", "upstream_url": "http://127.0.0.1:9/v1"})
+    await admin.post("/orgs", json={"name": "Acme", "country": "US", "reason": "pilot"})
+    limits = {"key": {"rpm": 60}, "organization": {"daily_tokens": 2_000_000}}
+    granted = await admin.post(
+        "/entitlements", json={"org": "Acme", "model": "m1", "limits": limits}
+    )
+    assert granted.status_code == 201, granted.text
+    assert granted.json()["limits"] == limits
+    assert (await admin.get("/entitlements")).json()[0]["limits"] == limits
+    for bad, param in (
+        ({"planet": {"rpm": 1}}, "limits"),
+        ({"key": {"rpm": -1}}, "limits.key"),
+        ({"key": {"rps": 1}}, "limits.key"),
+    ):
+        body = {"org": "Acme", "model": "m1", "limits": bad}
+        refused = await admin.post("/entitlements", json=body)
+        assert refused.status_code == 400, refused.text
+        assert error_of(refused)["param"] == param
+    assert len((await admin.get("/entitlements")).json()) == 1
+
+
 async def test_malformed_json_is_a_clear_400(admin: httpx.AsyncClient) -> None:
     response = await admin.post(
         "/orgs", content=b"{not json", headers={"content-type": "application/json"}

@@ -72,6 +72,7 @@ ROUTES: dict[str, P | str] = {
     "GET /v1/audit/checkpoint": P.AUDIT_READ,
     "GET /v1/audit/{index}/proof": P.AUDIT_READ,
     "GET /v1/usage": P.USAGE_READ,
+    "GET /v1/usage/{request_id}": P.USAGE_READ,
 }
 
 

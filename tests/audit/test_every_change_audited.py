@@ -178,7 +178,7 @@ def test_each_cli_command_leaves_exactly_one_entry(tmp_path: Path) -> None:
     cli.run("entitlements grant", "--org", "Org", "--model", "m", "--purposes", "cyber")
     entitlement = json.loads(
         cli.run("entitlements grant", "--org", "Org", "--model", "m", "-o", "json")
-    )["id"]
+    )[0]["id"]
     key = json.loads(cli.run("keys create", "--org", "Org", "--models", "m", "--output", "json"))[
         "id"
     ]

@@ -40,7 +40,7 @@ def admin(live: Live, path: str) -> Any:
         (b'{"model": "stub-chat"}', "messages"),
         (b'{"model": "stub-chat", "messages": []}', "messages"),
         (b'{"model": "stub-chat", "messages": ["hi"]}', "messages[0]"),
-        (b'{"model": "stub-chat", "messages": [{"role": "user"}], "stream": true}', "stream"),
+        (b'{"model": "stub-chat", "messages": [{"role": "user"}], "stream": "yes"}', "stream"),
     ],
 )
 def test_malformed_requests_get_400_with_the_offending_field(

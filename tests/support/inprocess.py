@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ from clearance import installation
 from clearance.accounts.models import Caller, OperatorRole
 from clearance.container import Services, build_services
 from clearance.db import migrate
+from clearance.ids import new_id
 from clearance.server import build_app
 from clearance.settings import load_settings
 from tests.support.clock import FakeClock
@@ -49,14 +51,20 @@ class InProcess:
 
 
 @asynccontextmanager
-async def in_process(data_dir: Path, **settings: object) -> AsyncIterator[InProcess]:
+async def in_process(
+    data_dir: Path, start: datetime | None = None, **settings: object
+) -> AsyncIterator[InProcess]:
+    """Clearance on ``data_dir`` with its clock at ``start`` (default: now). A data
+    directory already initialised is reopened — a restart."""
     config = load_settings(data_dir, **(FAST | settings))
-    installation.create(config, "test.invalid/audit")
-    clock = FakeClock()
+    reopened = data_dir.exists() and any(data_dir.iterdir())
+    if not reopened:
+        installation.create(config, "test.invalid/audit")
+    clock = FakeClock(start)
     services = build_services(config, clock)
     await migrate.upgrade(services.db)
     operator, _, token = await services.operators.create(
-        "local:test", "root", OperatorRole.ADMIN, with_token=True
+        "local:test", new_id("root-") if reopened else "root", OperatorRole.ADMIN, with_token=True
     )
     assert token is not None
     await services.start_serving()

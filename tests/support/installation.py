@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,12 +23,20 @@ FAST_AUDIT = {
 
 
 @dataclass(frozen=True)
+class Installed:
+    data_dir: Path
+    admin_token: str
+    api_key: str
+
+
+@dataclass(frozen=True)
 class Live:
     base_url: str
     api_key: str
     admin_token: str
     data_dir: Path
     log: Path
+    process: subprocess.Popen[bytes]
 
     @property
     def v1(self) -> str:
@@ -42,33 +51,69 @@ class Live:
         ).stdout
 
 
-@contextmanager
-def serving(root: Path, setup: Setup | None = None, workers: int = 1) -> Iterator[Live]:
+def install(root: Path, setup: Setup | None = None) -> Installed:
     """``clearance init``, then ``setup(cli)`` (CLI calls, as the first admin, returning an
-    API key), then ``clearance serve`` until the block ends."""
+    API key)."""
     data = root / "data"
-    port = free_port()
     init = json.loads(clearance("init", "--data-dir", str(data), "--output", "json").stdout)
 
     def cli(*args: str) -> str:
         return clearance(*args, "--data-dir", str(data), token=init["token"]).stdout
 
-    dd = ("--data-dir", str(data))
     key = setup(cli) if setup is not None else ""
-    log = root / "serve.log"
+    return Installed(data_dir=data, admin_token=init["token"], api_key=key)
+
+
+@contextmanager
+def serve(installed: Installed, log: Path, workers: int = 1) -> Iterator[Live]:
+    """``clearance serve`` on a free port until the block ends."""
+    port = free_port()
+    dd = ("--data-dir", str(installed.data_dir))
     with running(
         [PYTHON, "-m", "clearance", "serve", *dd, "--port", str(port), "--workers", str(workers)],
         f"http://127.0.0.1:{port}/healthz",
         log,
         env=FAST_AUDIT,
-    ):
+    ) as process:
         yield Live(
             base_url=f"http://127.0.0.1:{port}",
-            api_key=key,
-            admin_token=init["token"],
-            data_dir=data,
+            api_key=installed.api_key,
+            admin_token=installed.admin_token,
+            data_dir=installed.data_dir,
             log=log,
+            process=process,
         )
+
+
+@contextmanager
+def serving(root: Path, setup: Setup | None = None, workers: int = 1) -> Iterator[Live]:
+    """A new installation (see :func:`install`) served until the block ends."""
+    with serve(install(root, setup), root / "serve.log", workers) as live:
+        yield live
+
+
+MODELS = {
+    "stub-fixed": "stub-fixed",
+    "failing": "status-500",
+    "garbled": "invalid-json",
+    "breaking": "echo+chunk-delay-50+break-3",
+    "slow-stream": "echo+chunk-delay-200",
+}
+
+
+def models_program(upstream_url: str) -> str:
+    """The live installation's other models, as a program file."""
+    lines = ["models:"]
+    for name, upstream_model in MODELS.items():
+        lines.append(
+            f"  {name}: {{upstream_url: '{upstream_url}', upstream_model: '{upstream_model}'}}"
+        )
+    lines.append(f"  unreachable: {{upstream_url: 'http://127.0.0.1:{free_port()}/v1'}}")
+    base = upstream_url.removesuffix("/v1")
+    lines.append(
+        f"  claude-stub: {{upstream_url: '{base}', upstream_api: anthropic, upstream_model: echo}}"
+    )
+    return "\n".join(lines) + "\n"
 
 
 @contextmanager
@@ -77,26 +122,16 @@ def live_installation(root: Path, upstream_url: str) -> Iterator[Live]:
     them, and a key."""
 
     def setup(cli: Cli) -> str:
-        models = {
-            "stub-chat": "echo",
-            "stub-fixed": "stub-fixed",
-            "failing": "status-500",
-            "garbled": "invalid-json",
-        }
-        for name, upstream_model in models.items():
-            cli(
-                "models",
-                "add",
-                name,
-                "--upstream-url",
-                upstream_url,
-                "--upstream-model",
-                upstream_model,
-            )
-        cli("models", "add", "unreachable", "--upstream-url", f"http://127.0.0.1:{free_port()}/v1")
+        cli(
+            "models", "add", "stub-chat", "--upstream-url", upstream_url, "--upstream-model", "echo"
+        )
+        program = root / "models.yaml"
+        program.write_text(models_program(upstream_url))
+        cli("apply", "-f", str(program))
         cli("orgs", "add", "Acme Research", "--country", "US", "--reason", "test partner")
-        for name in [*models, "unreachable"]:
-            cli("entitlements", "grant", "--org", "Acme Research", "--model", name)
+        names = ["stub-chat", *MODELS, "unreachable", "claude-stub"]
+        grants = [arg for name in names for arg in ("--model", name)]
+        cli("entitlements", "grant", "--org", "Acme Research", *grants)
         key = json.loads(cli("keys", "create", "--org", "Acme Research", "--output", "json"))
         return str(key["key"])
 

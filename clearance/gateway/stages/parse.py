@@ -15,23 +15,14 @@ from clearance.gateway.call import Call
 from clearance.gateway.errors import GatewayError, invalid_request
 from clearance.registry.services import ModelCatalog
 
-
-def _chat_completions(body: dict[str, Any]) -> None:
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise invalid_request("'messages' must be a non-empty array.", "messages")
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise invalid_request(
-                f"'messages[{index}]' must be an object with a string 'role'.",
-                f"messages[{index}]",
-            )
-    if body.get("stream") is True:
-        raise invalid_request("Streaming is not supported by this gateway yet.", "stream")
-
-
-VALIDATORS = {"chat.completions": _chat_completions}
 MAX_END_USER = 256
+UPSTREAM_API = {
+    "chat.completions": "openai",
+    "completions": "openai",
+    "embeddings": "openai",
+    "messages": "anthropic",
+}
+ENTRY_POINT = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
 
 
 def purpose_of(declared: str) -> str:
@@ -79,15 +70,23 @@ class Parse:
         model_name = body.get("model")
         if not isinstance(model_name, str) or not model_name:
             raise invalid_request("'model' is required and must be a string.", "model")
-        VALIDATORS[call.endpoint](body)
+        call.protocol.validate(call.endpoint, body)
+        call.stream = body.get("stream") is True
         call.end_user = end_user_of(body)
         call.purpose = purpose_of(call.purpose)
         call.body = body
-        call.model = self._catalog.get(model_name)
-        if call.model is None:
+        model = self._catalog.get(model_name)
+        if model is None:
             raise GatewayError(
                 404,
                 "model_not_found",
                 f"The model '{model_name}' does not exist or you do not have access to it.",
                 "model",
             )
+        if model.upstream_api != UPSTREAM_API[call.endpoint]:
+            raise invalid_request(
+                f"The model '{model_name}' is served through the {model.upstream_api} API: "
+                f"call {ENTRY_POINT[model.upstream_api]}.",
+                "model",
+            )
+        call.model = model

@@ -1,0 +1,155 @@
+"""The in-process rate limiter: exact sliding windows and calendar quotas in memory.
+
+Requests per minute keep each admission's time and admit while fewer than the limit
+fall within the last 60 seconds — so a limit of N lets exactly N through in any
+window. Tokens per minute work the same way with token counts. Quotas reset at the
+start of each UTC day and month. State is per process: with several workers or
+replicas, use the shared (Redis) limiter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from clearance.limits.interfaces import Admission, Counter, Refusal
+from clearance.limits.models import Limits
+
+WINDOW = 60.0
+
+
+@dataclass
+class _State:
+    requests: deque[float] = field(default_factory=deque)
+    tokens: deque[tuple[float, int]] = field(default_factory=deque)
+    token_sum: int = 0
+    in_flight: int = 0
+    day: tuple[int, int, int] = (0, 0, 0)
+    day_tokens: int = 0
+    month: tuple[int, int] = (0, 0)
+    month_tokens: int = 0
+    quota: bool = False
+    """Some limit on this counter is a quota (its token totals must be kept)."""
+
+    def expire(self, t: float) -> None:
+        while self.requests and self.requests[0] <= t - WINDOW:
+            self.requests.popleft()
+        while self.tokens and self.tokens[0][0] <= t - WINDOW:
+            self.token_sum -= self.tokens.popleft()[1]
+
+    def roll(self, now: datetime) -> None:
+        day, month = (now.year, now.month, now.day), (now.year, now.month)
+        if day != self.day:
+            self.day, self.day_tokens = day, 0
+        if month != self.month:
+            self.month, self.month_tokens = month, 0
+
+
+def _seconds_to_next_day(now: datetime) -> int:
+    tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1, math.ceil((tomorrow - now).total_seconds()))
+
+
+def _seconds_to_next_month(now: datetime) -> int:
+    first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return max(1, math.ceil((following - now).total_seconds()))
+
+
+PRUNE_EVERY = 10_000
+
+
+class MemoryRateLimiter:
+    def __init__(self) -> None:
+        self._states: dict[Counter, _State] = {}
+        self._admitted = 0
+
+    def _state(self, counter: Counter, now: datetime) -> _State:
+        state = self._states.get(counter)
+        if state is None:
+            state = self._states[counter] = _State()
+        t = now.timestamp()
+        state.expire(t)
+        state.roll(now.astimezone(UTC))
+        return state
+
+    def _check(
+        self, counter: Counter, limits: Limits, state: _State, now: datetime
+    ) -> Refusal | None:
+        t = now.timestamp()
+        name = f"{counter.scope} {counter.id}"
+        if limits.monthly_tokens is not None and state.month_tokens >= limits.monthly_tokens:
+            return Refusal(
+                "quota_exhausted",
+                f"The monthly token quota of {name} is used up.",
+                _seconds_to_next_month(now),
+            )
+        if limits.daily_tokens is not None and state.day_tokens >= limits.daily_tokens:
+            return Refusal(
+                "quota_exhausted",
+                f"The daily token quota of {name} is used up.",
+                _seconds_to_next_day(now),
+            )
+        if limits.rpm is not None and len(state.requests) >= limits.rpm:
+            wait = state.requests[0] + WINDOW - t if state.requests else WINDOW
+            return Refusal(
+                "rate_limited",
+                f"{name} may make {limits.rpm} requests a minute.",
+                max(1, math.ceil(wait)),
+            )
+        if limits.tpm is not None and state.token_sum >= limits.tpm:
+            wait = state.tokens[0][0] + WINDOW - t if state.tokens else WINDOW
+            return Refusal(
+                "rate_limited",
+                f"{name} may use {limits.tpm} tokens a minute.",
+                max(1, math.ceil(wait)),
+            )
+        if limits.concurrency is not None and state.in_flight >= limits.concurrency:
+            return Refusal(
+                "rate_limited", f"{name} may have {limits.concurrency} requests in flight.", 1
+            )
+        return None
+
+    def admit(self, checks: list[tuple[Counter, Limits]], now: datetime) -> Admission | Refusal:
+        states = [self._state(counter, now) for counter, _ in checks]
+        for (counter, limits), state in zip(checks, states, strict=True):
+            refusal = self._check(counter, limits, state, now)
+            if refusal is not None:
+                return refusal
+        t = now.timestamp()
+        for (_, limits), state in zip(checks, states, strict=True):
+            if limits.rpm is not None:
+                state.requests.append(t)
+            state.in_flight += 1
+            state.quota |= limits.daily_tokens is not None or limits.monthly_tokens is not None
+        self._admitted += 1
+        if self._admitted % PRUNE_EVERY == 0:
+            self._prune(t)
+        return Admission(tuple(checks))
+
+    def _prune(self, t: float) -> None:
+        """Forget counters with nothing left to remember (memory stays flat however
+        many end users come and go); quota counters live until their period ends."""
+        for counter in list(self._states):
+            state = self._states[counter]
+            state.expire(t)
+            if not (state.in_flight or state.requests or state.tokens or state.quota):
+                del self._states[counter]
+
+    def release(self, admission: Admission, tokens: int, now: datetime) -> None:
+        t = now.timestamp()
+        for counter, _ in admission.counters:
+            state = self._state(counter, now)
+            state.in_flight = max(0, state.in_flight - 1)
+            if tokens:
+                state.tokens.append((t, tokens))
+                state.token_sum += tokens
+                state.day_tokens += tokens
+                state.month_tokens += tokens
+
+    def seed(self, counter: Counter, day_tokens: int, month_tokens: int, now: datetime) -> None:
+        state = self._state(counter, now)
+        state.day_tokens += day_tokens
+        state.month_tokens += month_tokens
