@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+import structlog
 from prometheus_client import CollectorRegistry
 
 from clearance import installation
@@ -56,7 +57,10 @@ from clearance.registry.models import COUNTRY_TABLES_TOPIC
 from clearance.registry.models import TOPIC as MODELS_TOPIC
 from clearance.registry.services import ModelCatalog, ModelRegistry
 from clearance.settings import Settings
+from clearance.usage.sealing import UsageSealer
 from clearance.usage.services import UsageQueries, UsageRecorder
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -90,6 +94,7 @@ class Services:
     break_glass: BreakGlass
     usage: UsageQueries
     usage_recorder: UsageRecorder
+    usage_sealer: UsageSealer
     watcher: ChangeWatcher
     upstreams: Upstreams
     limiter: RateLimiter
@@ -101,10 +106,15 @@ class Services:
         await seed_quotas(
             self.db, self.limiter, self.entitlement_index, self.key_index, self.clock.now()
         )
+        await self.usage_sealer.seal()  # whatever a killed server left unsealed
         self.usage_recorder.start()
 
     async def close(self) -> None:
         await self.usage_recorder.close()
+        try:
+            await self.usage_sealer.seal()
+        except Exception:  # shutting down: the next start seals what is left
+            log.exception("usage_seal_failed_at_shutdown")
         await self.upstreams.close()
         await self.db.dispose()
 
@@ -115,6 +125,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     signer = installation.read_log_signer(settings)
     db = Database(settings.effective_database_url, schema=settings.database_schema)
     audit = AuditLog(db, clock)
+    sealer = UsageSealer(db, audit)
     tree = MerkleTree(db)
     checkpoints = Checkpointer(
         db,
@@ -197,7 +208,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         cases=cases,
         break_glass=BreakGlass(db, audit, cases, nothing_retained),
         usage=UsageQueries(db),
-        usage_recorder=UsageRecorder(db, audit),
+        usage_recorder=UsageRecorder(db, sealer.written),
+        usage_sealer=sealer,
         watcher=watcher,
         upstreams=Upstreams(settings.upstream_connect_timeout, settings.upstream_read_timeout),
         limiter=MemoryRateLimiter(),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import sys
 from collections.abc import AsyncIterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -36,6 +38,9 @@ from clearance.settings import Settings, load_settings
 # requests (a revocation could be waiting unseen).
 MAX_STATE_STALENESS = 5.0
 
+GC_YOUNG_THRESHOLD = 10_000
+GIL_SWITCH_INTERVAL = 0.001
+
 
 def build_gateway(services: Services) -> Gateway:
     """The data plane: its stages, in order, then forwarding."""
@@ -47,7 +52,7 @@ def build_gateway(services: Services) -> Gateway:
             Parse(s.catalog),
             Screen(),
             Authorize(s.authorizer),
-            Limit(s.limiter, s.entitlement_index, s.clock),
+            Limit(s.limiter, s.entitlement_index),
         ]
     )
     forwarder = Forwarder(s.upstreams, s.catalog, s.usage_recorder, s.clock, s.metrics)
@@ -80,6 +85,21 @@ class Root:
             await self._control(scope, receive, send)
 
 
+def tune_for_latency() -> None:
+    """Keep the runtime's housekeeping off the latency path.
+
+    Everything alive once the server has started (the libraries, the loaded state:
+    ~100k objects) is moved out of the cyclic garbage collector's sight — a full
+    collection over it takes ~60 ms, a stall for every request in flight — and young
+    collections run less often. And the interpreter hands the GIL over every
+    millisecond instead of every five, so the event loop waits at most that long for
+    a background thread (the usage sealer digesting rows, say)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+
+
 def build_app(services: Services) -> ASGIApp:
     gateway = build_gateway(services)
     admin = build_admin_app(services)
@@ -87,12 +107,18 @@ def build_app(services: Services) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await services.start_serving()
+        tune_for_latency()
         tasks = [
             asyncio.create_task(services.watcher.run(), name="state-watcher"),
             asyncio.create_task(
                 services.checkpoints.run(services.settings.audit_integrate_interval),
                 name="audit-checkpoints",
             ),
+            asyncio.create_task(
+                services.usage_sealer.run(services.settings.usage_seal_interval),
+                name="usage-sealer",
+            ),
+            asyncio.create_task(services.db.checkpoint_forever(1.0), name="sqlite-checkpoints"),
         ]
         try:
             yield

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     upstream_connect_timeout: float = Field(default=10.0, gt=0)
     upstream_read_timeout: float = Field(default=600.0, gt=0)
+    usage_seal_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between sealings of new usage records into the audit log.",
+    )
     state_refresh_interval: float = Field(
         default=0.2, gt=0, description="Seconds between checks for changed state."
     )

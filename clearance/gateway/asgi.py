@@ -95,6 +95,10 @@ async def send_error(
     await send({"type": "http.response.body", "body": body})
 
 
+def _too_large(limit: int) -> GatewayError:
+    return GatewayError(413, "request_too_large", f"Request bodies are limited to {limit} bytes.")
+
+
 class Gateway:
     def __init__(
         self,
@@ -211,11 +215,8 @@ class Gateway:
     async def _read_body(self, headers: Headers, receive: Receive) -> bytes:
         limit = self._max_body
         declared = headers.content_length
-        too_large = GatewayError(
-            413, "request_too_large", f"Request bodies are limited to {limit} bytes."
-        )
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            raise too_large
+            raise _too_large(limit)
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -225,7 +226,7 @@ class Gateway:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                raise too_large
+                raise _too_large(limit)
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)

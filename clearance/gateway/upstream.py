@@ -1,7 +1,7 @@
 """Upstream adapters: OpenAI-compatible servers (OpenAI, vLLM, llama.cpp, Ollama…) and
 Anthropic's API, chosen per model.
 
-One pooled HTTP client per process. The model name in the body is rewritten to the
+One pool of keep-alive connections per process (see ``http1``). The model name in the body is rewritten to the
 name the upstream knows; everything else the client sent is passed through. For an
 OpenAI-compatible upstream the model's URL is its OpenAI base (``…/v1``); for Anthropic
 it is the API base as the Anthropic SDK takes it (``https://api.anthropic.com``).
@@ -9,17 +9,18 @@ it is the API base as the Anthropic SDK takes it (``https://api.anthropic.com``)
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import orjson
 
+from clearance import __version__
+from clearance.gateway import http1
 from clearance.gateway.errors import GatewayError
 from clearance.registry.models import Model
 
 ANTHROPIC_VERSION = "2023-06-01"
+USER_AGENT = f"clearance/{__version__}"
 PATHS = {
     "chat.completions": "chat/completions",
     "completions": "completions",
@@ -43,7 +44,7 @@ def timed_out(model: Model) -> GatewayError:
 class UpstreamResponse:
     """An open upstream response; read it whole or by chunks, then it is released."""
 
-    def __init__(self, model: Model, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, model: Model, response: http1.Response) -> None:
         self.model = model
         self._response = response
         self.status = response.status
@@ -53,21 +54,19 @@ class UpstreamResponse:
     async def body(self) -> bytes:
         try:
             return await self._response.read()
-        except TimeoutError as exc:
+        except http1.UpstreamTimeout as exc:
             raise timed_out(self.model) from exc
-        except (aiohttp.ClientError, OSError) as exc:
+        except http1.UpstreamFailed as exc:
             raise unreachable(self.model) from exc
-        finally:
-            self._response.release()
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body as it arrives; raises GatewayError if the upstream fails midway."""
         try:
-            async for chunk in self._response.content.iter_any():
+            async for chunk in self._response.chunks():
                 yield chunk
-        except TimeoutError as exc:
+        except http1.UpstreamTimeout as exc:
             raise timed_out(self.model) from exc
-        except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
+        except http1.UpstreamFailed as exc:
             raise unreachable(self.model) from exc
 
     def close(self) -> None:
@@ -77,18 +76,7 @@ class UpstreamResponse:
 
 class Upstreams:
     def __init__(self, connect_timeout: float, read_timeout: float) -> None:
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=connect_timeout, sock_read=read_timeout
-        )
-        self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, auto_decompress=False
-            )
-        return self._session
+        self._pool = http1.Pool(connect_timeout, read_timeout)
 
     async def open(
         self,
@@ -100,7 +88,11 @@ class Upstreams:
     ) -> UpstreamResponse:
         payload = orjson.dumps({**body, "model": model.upstream_model})
         # Identity encoding: bodies are relayed byte for byte and read for usage.
-        headers = {"content-type": "application/json", "accept-encoding": "identity"}
+        headers = {
+            "content-type": "application/json",
+            "accept-encoding": "identity",
+            "user-agent": USER_AGENT,
+        }
         if model.upstream_api == "anthropic":
             headers["anthropic-version"] = anthropic_version or ANTHROPIC_VERSION
             if credential:
@@ -109,14 +101,14 @@ class Upstreams:
             headers["authorization"] = f"Bearer {credential}"
         url = f"{model.upstream_url}/{PATHS[endpoint]}"
         try:
-            response = await self._client().post(url, data=payload, headers=headers)
-        except TimeoutError as exc:
+            response = await self._pool.request("POST", url, headers, payload)
+        except http1.UpstreamTimeout as exc:
             raise timed_out(model) from exc
-        except (aiohttp.ClientError, OSError) as exc:
+        except http1.UpstreamFailed as exc:
             raise unreachable(model) from exc
+        except ValueError as exc:  # a header value the client sent cannot be relayed
+            raise GatewayError(400, "invalid_request_error", str(exc)) from exc
         return UpstreamResponse(model, response)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        self._pool.close()

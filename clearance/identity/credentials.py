@@ -10,7 +10,6 @@ server secret and compared in constant time.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import zlib
 from dataclasses import dataclass
@@ -69,7 +68,7 @@ def parse(value: str, prefix: str) -> Credential | None:
 
 
 def keyed_hash(server_secret: bytes, value: str) -> bytes:
-    return hmac.new(server_secret, value.encode(), hashlib.sha256).digest()
+    return hmac.digest(server_secret, value.encode(), "sha256")
 
 
 def matches(server_secret: bytes, value: str, stored_hash: bytes) -> bool:

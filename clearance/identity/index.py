@@ -90,6 +90,7 @@ class KeyIndex:
         self._db = db
         self._secret = server_secret
         self._by_lookup: dict[str, _Entry] = {}
+        self._by_id: dict[str, Principal] = {}
         self._orgs: dict[str, Organization] = {}
 
     async def reload(self) -> None:
@@ -137,6 +138,7 @@ class KeyIndex:
             status, verification = owners.get(owner, (Status.REMOVED, "none"))
             entries[key.lookup] = _Entry(key, org, status, verification, principal)
         self._by_lookup = entries
+        self._by_id = {entry.key.id: entry.principal for entry in entries.values()}
         self._orgs = orgs
 
     def entities(self) -> list[dict[str, Any]]:
@@ -158,10 +160,7 @@ class KeyIndex:
 
     def principal(self, key_id: str) -> Principal | None:
         """The principal a key acts as, by key id (for explaining decisions)."""
-        for entry in self._by_lookup.values():
-            if entry.key.id == key_id:
-                return entry.principal
-        return None
+        return self._by_id.get(key_id)
 
     def authenticate(self, presented: str, now: datetime) -> Principal:
         """The principal for a presented key, or :class:`AuthFailure`. Fails closed."""

@@ -26,9 +26,10 @@ class _State:
     tokens: deque[tuple[float, int]] = field(default_factory=deque)
     token_sum: int = 0
     in_flight: int = 0
-    day: tuple[int, int, int] = (0, 0, 0)
+    day_end: float = 0.0
+    """When the current UTC day ends (a timestamp)."""
     day_tokens: int = 0
-    month: tuple[int, int] = (0, 0)
+    month_end: float = 0.0
     month_tokens: int = 0
     quota: bool = False
     """Some limit on this counter is a quota (its token totals must be kept)."""
@@ -39,23 +40,21 @@ class _State:
         while self.tokens and self.tokens[0][0] <= t - WINDOW:
             self.token_sum -= self.tokens.popleft()[1]
 
-    def roll(self, now: datetime) -> None:
-        day, month = (now.year, now.month, now.day), (now.year, now.month)
-        if day != self.day:
-            self.day, self.day_tokens = day, 0
-        if month != self.month:
-            self.month, self.month_tokens = month, 0
+    def roll(self, t: float) -> None:
+        if t >= self.day_end:
+            self.day_tokens, self.day_end = 0, _next_day(t)
+        if t >= self.month_end:
+            self.month_tokens, self.month_end = 0, _next_month(t)
 
 
-def _seconds_to_next_day(now: datetime) -> int:
-    tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return max(1, math.ceil((tomorrow - now).total_seconds()))
+def _next_day(t: float) -> float:
+    today = datetime.fromtimestamp(t, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (today + timedelta(days=1)).timestamp()
 
 
-def _seconds_to_next_month(now: datetime) -> int:
-    first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    following = (first + timedelta(days=32)).replace(day=1)
-    return max(1, math.ceil((following - now).total_seconds()))
+def _next_month(t: float) -> float:
+    first = datetime.fromtimestamp(t, UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return (first + timedelta(days=32)).replace(day=1).timestamp()
 
 
 PRUNE_EVERY = 10_000
@@ -72,7 +71,7 @@ class MemoryRateLimiter:
             state = self._states[counter] = _State()
         t = now.timestamp()
         state.expire(t)
-        state.roll(now.astimezone(UTC))
+        state.roll(t)
         return state
 
     def _check(
@@ -84,13 +83,13 @@ class MemoryRateLimiter:
             return Refusal(
                 "quota_exhausted",
                 f"The monthly token quota of {name} is used up.",
-                _seconds_to_next_month(now),
+                max(1, math.ceil(state.month_end - t)),
             )
         if limits.daily_tokens is not None and state.day_tokens >= limits.daily_tokens:
             return Refusal(
                 "quota_exhausted",
                 f"The daily token quota of {name} is used up.",
-                _seconds_to_next_day(now),
+                max(1, math.ceil(state.day_end - t)),
             )
         if limits.rpm is not None and len(state.requests) >= limits.rpm:
             wait = state.requests[0] + WINDOW - t if state.requests else WINDOW

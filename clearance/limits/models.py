@@ -31,7 +31,13 @@ class Limits:
     """Tokens per UTC calendar month."""
 
     def any(self) -> bool:
-        return any(getattr(self, f.name) is not None for f in fields(self))
+        return (
+            self.rpm is not None
+            or self.tpm is not None
+            or self.concurrency is not None
+            or self.daily_tokens is not None
+            or self.monthly_tokens is not None
+        )
 
     def document(self) -> dict[str, int]:
         return {k: v for k, v in asdict(self).items() if v is not None}

@@ -1,5 +1,6 @@
 """Token quotas survive restarts: at start, each quota counter is seeded with the
-tokens already used this UTC day and month, summed from the usage records."""
+tokens already used this UTC day and month, summed (by the database) from the usage
+records."""
 
 from __future__ import annotations
 
@@ -29,18 +30,14 @@ async def seed_quotas(
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     tokens = sa.func.coalesce(_outcomes.total_tokens, _records.total_tokens, 0)
+    today = sa.case((_records.started_at >= day_start, 1), else_=0)
+    groups = (_records.org_id, _records.key_id, _records.end_user, _records.model)
     query = (
-        sa.select(
-            _records.org_id,
-            _records.key_id,
-            _records.end_user,
-            _records.model,
-            _records.started_at,
-            tokens.label("tokens"),
-        )
+        sa.select(*groups, today.label("today"), sa.func.sum(tokens).label("tokens"))
         .outerjoin(usage_outcomes_table, _outcomes.request_id == _records.request_id)
         .where(_records.started_at >= month_start)
         .where(_records.model.is_not(None))
+        .group_by(*groups, today)
     )
     month: dict[Counter, int] = defaultdict(int)
     day: dict[Counter, int] = defaultdict(int)
@@ -59,7 +56,7 @@ async def seed_quotas(
             counters.append(Counter("model", row.model, "*"))
             for counter in counters:
                 month[counter] += row.tokens
-                if row.started_at >= day_start:
+                if row.today:
                     day[counter] += row.tokens
     for counter, used in month.items():
         limiter.seed(counter, day.get(counter, 0), used, now)

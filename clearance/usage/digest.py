@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -44,23 +45,31 @@ def canonical(row: UsageRecord | UsageOutcome) -> bytes:
         if field == "latency_ms":
             document["latency_us"] = _latency(value)
             continue
-        if hasattr(value, "isoformat"):
+        if isinstance(value, datetime):
             value = format_time(value)
         document[field] = value
     return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
 
 
+def leaf(row: UsageRecord | UsageOutcome) -> bytes:
+    """The row's RFC 9162 leaf hash."""
+    return merkle.leaf_hash(canonical(row))
+
+
+def digest_of(leaves: Sequence[bytes]) -> str:
+    return base64.b64encode(merkle.root_of(leaves)).decode()
+
+
 def batch_digest(rows: Sequence[UsageRecord | UsageOutcome]) -> str:
-    root = merkle.root_of([merkle.leaf_hash(canonical(row)) for row in rows])
-    return base64.b64encode(root).decode()
+    return digest_of([leaf(row) for row in rows])
 
 
-def batch_entry(records: Sequence[UsageRecord]) -> UsageBatchRecorded:
-    return UsageBatchRecorded(actor="system", count=len(records), digest=batch_digest(records))
+def records_entry(leaves: Sequence[bytes]) -> UsageBatchRecorded:
+    return UsageBatchRecorded(actor="system", count=len(leaves), digest=digest_of(leaves))
 
 
-def outcome_entry(outcomes: Sequence[UsageOutcome]) -> UsageOutcomesRecorded:
-    return UsageOutcomesRecorded(actor="system", count=len(outcomes), digest=batch_digest(outcomes))
+def outcomes_entry(leaves: Sequence[bytes]) -> UsageOutcomesRecorded:
+    return UsageOutcomesRecorded(actor="system", count=len(leaves), digest=digest_of(leaves))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,10 @@ with its outcome. A streamed request's row is written before the first byte goes
 (its outcome still empty); when the stream ends, its outcome is appended to
 ``usage_outcomes``. A record with neither outcome was cut off (the server died
 mid-stream): the use is never unrecorded, only its token count may be unknown.
+
+Each row carries ``leaf``, the RFC 9162 leaf hash of its canonical encoding taken as
+it was written (see ``usage.digest``): sealing commits to these, so a row edited
+before its seal still shows as edited.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ usage_records_table = sa.Table(
     sa.Column("latency_ms", sa.Float, nullable=True),
     sa.Column("audit_seq", sa.BigInteger, nullable=True, index=True),
     sa.Column("streamed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("leaf", sa.LargeBinary(32), nullable=True),
 )
 
 usage_outcomes_table = sa.Table(
@@ -52,6 +57,7 @@ usage_outcomes_table = sa.Table(
     sa.Column("total_tokens", sa.Integer, nullable=True),
     sa.Column("latency_ms", sa.Float, nullable=True),
     sa.Column("audit_seq", sa.BigInteger, nullable=True, index=True),
+    sa.Column("leaf", sa.LargeBinary(32), nullable=True),
 )
 
 

@@ -1,26 +1,30 @@
 """Writing usage durably, with group commit; reading it back.
 
-A request's record must be on disk before its response is released, but one commit
-per request would make the disk the gateway's speed limit. Concurrent requests hand
-their records (and streams' outcomes) to one writer task, which commits whatever has
-queued up in a single transaction and then releases every waiter: one commit serves
-many requests. The same transaction appends each batch's digest to the audit log
-(see ``usage.digest``) and notes each key's and end user's last use.
+A request's record must be committed before its response is released (on SQLite in
+WAL mode a commit survives the process being killed; only a power loss can take back
+the last ones). One commit per request would make the disk the gateway's speed limit,
+so concurrent requests hand their records (and streams' outcomes) to one writer task,
+which commits whatever has queued up in a single transaction and then releases every
+waiter: one commit serves many requests. On SQLite that commit runs inline on the
+event loop when the write lock is free (~50 µs), else on the writer thread. The same
+transaction notes each key's and end user's last use (at most once a minute each).
+Sealing the rows into the audit log follows within a second (see ``usage.sealing``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
 
 import sqlalchemy as sa
 import structlog
 
-from clearance.audit.services import AuditLog
-from clearance.db.database import Database
-from clearance.identity import end_users
-from clearance.identity.models import api_keys_table
-from clearance.usage.digest import batch_entry, outcome_entry
+from clearance.db.database import Busy, Database
+from clearance.usage import writes
 from clearance.usage.models import (
     UsageOutcome,
     UsageRecord,
@@ -31,11 +35,27 @@ from clearance.usage.models import (
 log = structlog.get_logger(__name__)
 
 MAX_BATCH = 512
-_KEY_USED = (
-    sa.update(api_keys_table)
-    .where(api_keys_table.c.id == sa.bindparam("key_id"))
-    .values(last_used_at=sa.bindparam("at"), last_used_ip=sa.bindparam("ip"))
-)
+
+LAST_USE_RESOLUTION = timedelta(minutes=1)
+
+
+class _LastUse:
+    """Which last-use notes are worth writing: a thing's first use, a new address, or
+    a minute since the last note — not every request."""
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self._noted: dict[Hashable, tuple[datetime, object]] = {}
+
+    def due(self, thing: Hashable, at: datetime, detail: object = None) -> bool:
+        noted = self._noted.get(thing)
+        if noted is not None and noted[1] == detail and at - noted[0] < LAST_USE_RESOLUTION:
+            return False
+        if len(self._noted) >= self.LIMIT:
+            self._noted.clear()
+        self._noted[thing] = (at, detail)
+        return True
 
 
 class UsageRecorderClosed(RuntimeError):
@@ -49,9 +69,11 @@ class _Item:
 
 
 class UsageRecorder:
-    def __init__(self, db: Database, audit: AuditLog) -> None:
+    def __init__(self, db: Database, written: Callable[[int], None] | None = None) -> None:
+        """``written(n)`` is told of every ``n`` rows committed (the sealer listens)."""
         self._db = db
-        self._audit = audit
+        self._written = written
+        self._last_use = _LastUse()
         self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -90,55 +112,48 @@ class UsageRecorder:
             if batch:
                 await self._write(batch)
 
-    async def _write(self, batch: list[_Item]) -> None:
-        records = [item.row for item in batch if isinstance(item.row, UsageRecord)]
-        outcomes = sorted(
-            (item.row for item in batch if isinstance(item.row, UsageOutcome)),
-            key=lambda outcome: outcome.request_id,
-        )
+    async def _write(self, items: list[_Item]) -> None:
+        batch = self._batch(items)
         try:
-            await self._db.run_sync(lambda conn: self._insert(conn, records, outcomes))
-        except (sa.exc.SQLAlchemyError, OSError) as exc:
-            log.error("usage_write_failed", error=str(exc), rows=len(batch))
-            for item in batch:
+            if self._db.is_sqlite:
+                work = partial(writes.write_sqlite, batch=batch)
+                try:
+                    self._db.write_inline(work)
+                except Busy:  # another writer has the lock: queue on the writer thread
+                    await self._db.run_sqlite(work)
+            else:
+                await self._db.run_sync(partial(writes.write, batch=batch))
+        except (sa.exc.SQLAlchemyError, sqlite3.Error, OSError) as exc:
+            log.error("usage_write_failed", error=str(exc), rows=len(items))
+            for item in items:
                 if not item.done.done():
                     item.done.set_exception(exc)
             return
-        for item in batch:
+        if self._written is not None:
+            self._written(len(items))
+        for item in items:
             if not item.done.done():
                 item.done.set_result(None)
 
-    def _insert(
-        self, conn: sa.Connection, records: list[UsageRecord], outcomes: list[UsageOutcome]
-    ) -> None:
-        if records:
-            (seq,) = self._audit.append_sync(conn, [batch_entry(records)])
-            conn.execute(
-                usage_records_table.insert(),
-                [{**record.as_row(), "audit_seq": seq} for record in records],
-            )
-            last = {record.key_id: record for record in records}
-            conn.execute(
-                _KEY_USED,
-                [
-                    {"key_id": key_id, "at": record.started_at, "ip": record.source_ip}
-                    for key_id, record in last.items()
-                ],
-            )
-            end_users.touch(
-                conn,
+    def _batch(self, items: list[_Item]) -> writes.Batch:
+        records = [item.row for item in items if isinstance(item.row, UsageRecord)]
+        due = self._last_use.due
+        return writes.Batch(
+            records=records,
+            outcomes=[item.row for item in items if isinstance(item.row, UsageOutcome)],
+            keys=list(
                 {
-                    (record.org_id, record.end_user): record.started_at
-                    for record in records
-                    if record.end_user is not None
-                },
-            )
-        if outcomes:
-            (seq,) = self._audit.append_sync(conn, [outcome_entry(outcomes)])
-            conn.execute(
-                usage_outcomes_table.insert(),
-                [{**outcome.as_row(), "audit_seq": seq} for outcome in outcomes],
-            )
+                    r.key_id: writes.KeyUse(r.key_id, r.started_at, r.source_ip)
+                    for r in records
+                    if due(r.key_id, r.started_at, r.source_ip)
+                }.values()
+            ),
+            end_users={
+                (r.org_id, r.end_user): r.started_at
+                for r in records
+                if r.end_user is not None and due((r.org_id, r.end_user), r.started_at)
+            },
+        )
 
     async def close(self) -> None:
         """Finish writing what is queued, then stop."""

@@ -40,9 +40,25 @@ def http_fetch(live: Live) -> spec_verifier.Fetch:
     return fetch
 
 
+def wait_for_seal(live: Live, after: int, timeout: float = 15) -> None:
+    """Wait until usage recorded after entry ``after`` is sealed into the log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sealed = httpx.get(
+            f"{live.base_url}/admin/v1/audit?after={after}&kind=usage.batch",
+            headers=live.admin_headers(),
+        ).json()
+        if sealed:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the usage was never sealed")
+
+
 def test_independent_verifier_accepts_the_running_servers_log(live: Live) -> None:
+    before = wait_for_checkpoint(live)
     client = openai.OpenAI(base_url=live.v1, api_key=live.api_key, max_retries=0)
     client.chat.completions.create(model="stub-chat", messages=[{"role": "user", "content": "hi"}])
+    wait_for_seal(live, before - 1)
     size = wait_for_checkpoint(live)
     vkey = live.cli("audit", "key").strip()
     log = spec_verifier.verify_log(http_fetch(live), vkey)

@@ -15,10 +15,11 @@ from tests.support.processes import PYTHON, clearance, free_port, running
 Cli = Callable[..., str]
 Setup = Callable[[Cli], str]
 
-# Checkpoint often, so tests see their entries published quickly.
+# Seal usage and checkpoint often, so tests see their entries published quickly.
 FAST_AUDIT = {
     "CLEARANCE_AUDIT_CHECKPOINT_SECONDS": "0.2",
     "CLEARANCE_AUDIT_INTEGRATE_INTERVAL": "0.1",
+    "CLEARANCE_USAGE_SEAL_INTERVAL": "0.1",
 }
 
 

@@ -4,7 +4,6 @@ and per model (from the model's declaration). Refusals are 429 with ``Retry-Afte
 
 from __future__ import annotations
 
-from clearance.clock import Clock
 from clearance.gateway.call import Call
 from clearance.gateway.errors import GatewayError
 from clearance.identity.entitlements import EntitlementIndex
@@ -13,16 +12,15 @@ from clearance.limits.models import Limits
 
 
 class Limit:
-    def __init__(self, limiter: RateLimiter, entitlements: EntitlementIndex, clock: Clock) -> None:
+    def __init__(self, limiter: RateLimiter, entitlements: EntitlementIndex) -> None:
         self._limiter = limiter
         self._entitlements = entitlements
-        self._clock = clock
 
     async def __call__(self, call: Call) -> None:
         principal, model = call.principal, call.model
         if principal is None or model is None:
             return
-        now = self._clock.now()
+        now = call.started_at
         checks: list[tuple[Counter, Limits]] = []
         ids = {
             "organization": principal.org_id,
