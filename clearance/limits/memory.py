@@ -1,8 +1,9 @@
 """The in-process rate limiter: exact sliding windows and calendar quotas in memory.
 
-Requests per minute keep each admission's time and admit while fewer than the limit
-fall within the last 60 seconds — so a limit of N lets exactly N through in any
-window. Tokens per minute work the same way with token counts. Quotas reset at the
+Requests per minute count admissions over the last 60 seconds, kept in 10 ms slots,
+and admit while fewer than the limit fall within them — so a limit of N lets exactly
+N through in any window (its edge rounded to 10 ms), in at most 6,000 slots however
+busy the counter. Tokens per minute work the same way with token counts. Quotas reset at the
 start of each UTC day and month. State is per process: with several workers or
 replicas, use the shared (Redis) limiter.
 """
@@ -18,13 +19,47 @@ from clearance.limits.interfaces import Admission, Counter, Refusal
 from clearance.limits.models import Limits
 
 WINDOW = 60.0
+SLOTS_PER_SECOND = 100
+WINDOW_SLOTS = int(WINDOW * SLOTS_PER_SECOND)
+
+
+class _Window:
+    """Amounts over the last minute, as [slot, amount] pairs (slot = 10 ms since the
+    epoch) in time order, and their total."""
+
+    __slots__ = ("_slots", "total")
+
+    def __init__(self) -> None:
+        self._slots: deque[list[int]] = deque()
+        self.total = 0
+
+    def __bool__(self) -> bool:
+        return bool(self._slots)
+
+    def add(self, t: float, amount: int) -> None:
+        slot = math.floor(t * SLOTS_PER_SECOND)
+        if self._slots and self._slots[-1][0] == slot:
+            self._slots[-1][1] += amount
+        else:
+            self._slots.append([slot, amount])
+        self.total += amount
+
+    def expire(self, t: float) -> None:
+        edge = math.floor(t * SLOTS_PER_SECOND) - WINDOW_SLOTS
+        while self._slots and self._slots[0][0] <= edge:
+            self.total -= self._slots.popleft()[1]
+
+    def seconds_until_room(self, t: float) -> int:
+        """Until the oldest amount leaves the window."""
+        if not self._slots:
+            return 1
+        return max(1, math.ceil((self._slots[0][0] + WINDOW_SLOTS) / SLOTS_PER_SECOND - t))
 
 
 @dataclass
 class _State:
-    requests: deque[float] = field(default_factory=deque)
-    tokens: deque[tuple[float, int]] = field(default_factory=deque)
-    token_sum: int = 0
+    requests: _Window = field(default_factory=_Window)
+    tokens: _Window = field(default_factory=_Window)
     in_flight: int = 0
     day_end: float = 0.0
     """When the current UTC day ends (a timestamp)."""
@@ -35,10 +70,8 @@ class _State:
     """Some limit on this counter is a quota (its token totals must be kept)."""
 
     def expire(self, t: float) -> None:
-        while self.requests and self.requests[0] <= t - WINDOW:
-            self.requests.popleft()
-        while self.tokens and self.tokens[0][0] <= t - WINDOW:
-            self.token_sum -= self.tokens.popleft()[1]
+        self.requests.expire(t)
+        self.tokens.expire(t)
 
     def roll(self, t: float) -> None:
         if t >= self.day_end:
@@ -91,19 +124,17 @@ class MemoryRateLimiter:
                 f"The daily token quota of {name} is used up.",
                 max(1, math.ceil(state.day_end - t)),
             )
-        if limits.rpm is not None and len(state.requests) >= limits.rpm:
-            wait = state.requests[0] + WINDOW - t if state.requests else WINDOW
+        if limits.rpm is not None and state.requests.total >= limits.rpm:
             return Refusal(
                 "rate_limited",
                 f"{name} may make {limits.rpm} requests a minute.",
-                max(1, math.ceil(wait)),
+                state.requests.seconds_until_room(t),
             )
-        if limits.tpm is not None and state.token_sum >= limits.tpm:
-            wait = state.tokens[0][0] + WINDOW - t if state.tokens else WINDOW
+        if limits.tpm is not None and state.tokens.total >= limits.tpm:
             return Refusal(
                 "rate_limited",
                 f"{name} may use {limits.tpm} tokens a minute.",
-                max(1, math.ceil(wait)),
+                state.tokens.seconds_until_room(t),
             )
         if limits.concurrency is not None and state.in_flight >= limits.concurrency:
             return Refusal(
@@ -120,7 +151,7 @@ class MemoryRateLimiter:
         t = now.timestamp()
         for (_, limits), state in zip(checks, states, strict=True):
             if limits.rpm is not None:
-                state.requests.append(t)
+                state.requests.add(t, 1)
             state.in_flight += 1
             state.quota |= limits.daily_tokens is not None or limits.monthly_tokens is not None
         self._admitted += 1
@@ -143,8 +174,7 @@ class MemoryRateLimiter:
             state = self._state(counter, now)
             state.in_flight = max(0, state.in_flight - 1)
             if tokens:
-                state.tokens.append((t, tokens))
-                state.token_sum += tokens
+                state.tokens.add(t, tokens)
                 state.day_tokens += tokens
                 state.month_tokens += tokens
 
