@@ -12,10 +12,11 @@
   buffered writes to the log (~50 µs) — cheaper than the thread hop it saves.
 * **Reader threads** run read-only snapshots.
 * **The checkpointer** copies the write-ahead log into the database every second on
-  a connection of its own, without blocking anyone (a passive checkpoint, during which
-  SQLite releases the GIL). Left to itself, SQLite would do that inside whichever
-  commit filled the log past 1000 pages — a stall of tens of milliseconds for every
-  request waiting on that commit.
+  a connection of its own: first without blocking anyone (a passive checkpoint,
+  during which SQLite releases the GIL), and once the log is long (64 MiB), the few
+  pages written meanwhile with writers held off for a moment, so it starts over. Left to itself, SQLite
+  would do all of it inside whichever commit filled the log past 1000 pages — a stall
+  of tens of milliseconds for every request waiting on that commit.
 
 Each thread keeps one long-lived stdlib connection, reopened after any error. Write transactions start with ``BEGIN IMMEDIATE``: taking the write
 lock up front makes concurrent writers queue on the busy timeout instead of failing
@@ -28,6 +29,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -40,9 +42,13 @@ from sqlalchemy.engine import URL
 log = structlog.get_logger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
-WAL_SIZE_LIMIT = 64 * 1024 * 1024
 READER_THREADS = 2
 AUTOCHECKPOINT_PAGES = 1000
+RESTART_FRAMES = 16_384
+"""Once the log holds this many pages (64 MiB), start it over. The file keeps its
+size and is written over (cutting it back would cost the next commit a truncate)."""
+RESTART_ATTEMPTS = 20
+RESTART_PAUSE = 0.002
 T = TypeVar("T")
 
 
@@ -174,9 +180,23 @@ class Lanes:
                     )
 
     def _checkpoint_once(self) -> None:
+        """Copy the log into the database without blocking anyone; once the log is
+        long, finish the job — the few pages written meanwhile — holding writers off
+        for a moment, so that it starts over. (Passive checkpoints alone never catch up
+        with a steady stream of commits: the log would grow without end.)"""
         if self._checkpoint_conn is None:
             self._checkpoint_conn = self._sync_engine().raw_connection()
-        self._checkpoint_conn.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            # Never wait for the lock: a waiting RESTART holds new writers off too.
+            self._checkpoint_conn.driver_connection.execute("PRAGMA busy_timeout=0")
+        raw = self._checkpoint_conn.driver_connection
+        _, frames, _ = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if frames < RESTART_FRAMES:
+            return  # not worth holding writers off for (that costs an fsync, ~10 ms) yet
+        for _ in range(RESTART_ATTEMPTS):
+            busy, _, _ = raw.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            if not busy:
+                return
+            time.sleep(RESTART_PAUSE)  # a writer or reader was busy: in a moment
 
     def close(self) -> None:
         for pool in (self._writer, self._readers, self._checkpointer):
@@ -230,8 +250,6 @@ def configure(sync_engine: sa.Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        # After a checkpoint, a log that grew past this is cut back to it.
-        cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")
