@@ -57,8 +57,9 @@ from clearance.registry.models import COUNTRY_TABLES_TOPIC
 from clearance.registry.models import TOPIC as MODELS_TOPIC
 from clearance.registry.services import ModelCatalog, ModelRegistry
 from clearance.settings import Settings
+from clearance.usage.recorder import UsageRecorder, usage_recorder
 from clearance.usage.sealing import UsageSealer
-from clearance.usage.services import UsageQueries, UsageRecorder
+from clearance.usage.services import UsageQueries
 
 log = structlog.get_logger(__name__)
 
@@ -102,11 +103,13 @@ class Services:
 
     async def start_serving(self) -> None:
         """Load the hot-path state and start the background tasks a server needs."""
+        await self.usage_recorder.recover()  # what a killed server left unstored…
+        await self.usage_sealer.seal()  # …and unsealed
         await self.watcher.check()
         await seed_quotas(
             self.db, self.limiter, self.entitlement_index, self.key_index, self.clock.now()
         )
-        await self.usage_sealer.seal()  # whatever a killed server left unsealed
+        await self.watcher.check()  # fresh as serving begins, however long seeding took
         self.usage_recorder.start()
 
     async def close(self) -> None:
@@ -125,7 +128,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     signer = installation.read_log_signer(settings)
     db = Database(settings.effective_database_url, schema=settings.database_schema)
     audit = AuditLog(db, clock)
-    sealer = UsageSealer(db, audit)
+    recorder = usage_recorder(db, settings.data_dir / "usage-journal")
+    sealer = UsageSealer(db, audit, recorder.flush)
+    recorder.written = sealer.written
     tree = MerkleTree(db)
     checkpoints = Checkpointer(
         db,
@@ -207,8 +212,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         key_index=key_index,
         cases=cases,
         break_glass=BreakGlass(db, audit, cases, nothing_retained),
-        usage=UsageQueries(db),
-        usage_recorder=UsageRecorder(db, sealer.written),
+        usage=UsageQueries(db, recorder.flush),
+        usage_recorder=recorder,
         usage_sealer=sealer,
         watcher=watcher,
         upstreams=Upstreams(settings.upstream_connect_timeout, settings.upstream_read_timeout),

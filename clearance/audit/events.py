@@ -168,8 +168,8 @@ class PolicyChanged(AuditEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UsageBatchRecorded(AuditEvent):
-    """A batch of usage records was committed: their digest, so none can later be
-    deleted or altered without the log showing it.
+    """A batch of usage records was sealed: their digest, so none can be deleted or
+    altered without the log showing it (see ``clearance.usage.sealing``).
 
     ``digest`` is the RFC 9162 Merkle root (base64) over the batch's records, each leaf
     being the record's canonical encoding (see ``clearance.usage.digest``), in record-id
@@ -186,8 +186,7 @@ class UsageBatchRecorded(AuditEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UsageOutcomesRecorded(AuditEvent):
     """A batch of streamed requests' outcomes (tokens, latency, final status) was
-    committed; ``digest`` as for ``usage.batch``, over the outcomes in request-id
-    order."""
+    sealed; ``digest`` as for ``usage.batch``, over the outcomes in request-id order."""
 
     kind: ClassVar[str] = "usage.outcome_batch"
 

@@ -25,7 +25,7 @@ from clearance.gateway.protocols.base import StreamMeter
 from clearance.gateway.upstream import UpstreamResponse, Upstreams
 from clearance.registry.services import ModelCatalog
 from clearance.usage.models import UsageOutcome, UsageRecord
-from clearance.usage.services import UsageRecorder, UsageRecorderClosed
+from clearance.usage.recorder import UsageRecorder, UsageRecorderClosed
 
 REQUEST_ID = b"x-request-id"
 
@@ -90,12 +90,9 @@ class Forwarder:
         self._clock = clock
         self._metrics = metrics
 
-    async def durably(self, row: UsageRecord | UsageOutcome) -> None:
+    async def durably(self, row: UsageRecord) -> None:
         try:
-            if isinstance(row, UsageRecord):
-                await self._recorder.record(row)
-            else:
-                await self._recorder.finish(row)
+            await self._recorder.record(row)
         except (UsageRecorderClosed, Exception) as exc:  # any storage failure: fail closed
             # No unlogged use: without a durable record nothing is released.
             raise GatewayError(
@@ -195,8 +192,8 @@ class Forwarder:
             total_tokens=meter.usage.total,
             latency_ms=latency,
         )
-        with contextlib.suppress(GatewayError):  # the client has its answer already
-            await self.durably(outcome)
+        with contextlib.suppress(UsageRecorderClosed):  # the client has its answer already
+            self._recorder.finish(outcome)
 
     async def _relay(
         self,
@@ -207,24 +204,29 @@ class Forwarder:
         send: Send,
     ) -> tuple[int, str | None]:
         """Pass the stream through event by event until it ends, fails or the client
-        leaves. Returns the outcome's status and error code."""
-        pump = asyncio.ensure_future(self._pump(call, response, meter, send))
-        watcher = asyncio.ensure_future(_disconnected(receive))
+        leaves (a watcher then drops the upstream connection, which ends the upstream's
+        work and the relay). Returns the outcome's status and error code."""
+        left = asyncio.Event()
+
+        async def watch() -> None:
+            await _disconnected(receive)
+            left.set()
+            response.close()
+
+        watcher = asyncio.ensure_future(watch())
         try:
-            done, _ = await asyncio.wait({pump, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            result = await self._pump(call, response, meter, send, left)
         finally:
-            for task in (pump, watcher):
-                if not task.done():
-                    task.cancel()
-        if pump in done:
-            return pump.result()
-        response.close()  # the client left: drop the upstream connection, ending its work
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump
-        return 499, "client_disconnected"
+            watcher.cancel()
+        return (499, "client_disconnected") if left.is_set() else result
 
     async def _pump(
-        self, call: Call, response: UpstreamResponse, meter: StreamMeter, send: Send
+        self,
+        call: Call,
+        response: UpstreamResponse,
+        meter: StreamMeter,
+        send: Send,
+        left: asyncio.Event,
     ) -> tuple[int, str | None]:
         buffer = b""
         try:
@@ -235,6 +237,8 @@ class Forwarder:
                 if out:
                     await send({"type": "http.response.body", "body": out, "more_body": True})
         except GatewayError as error:
+            if left.is_set():
+                return 499, "client_disconnected"
             # Headers are gone already: end the stream with a well-formed error event.
             await send(
                 {

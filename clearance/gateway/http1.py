@@ -184,6 +184,8 @@ class _Connection(asyncio.Protocol):
         self._head: asyncio.Future[Response] | None = None
         self._received = False
         self._timer: asyncio.TimerHandle | None = None
+        self._waiting = False
+        self._deadline = 0.0
         self.closed = False
         self.idle_since = 0.0
         self.reused = False
@@ -195,8 +197,8 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._received = True
-        if self._timer is not None:
-            self.arm()
+        if self._waiting:
+            self._deadline = asyncio.get_running_loop().time() + self._pool.read_timeout
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -275,20 +277,28 @@ class _Connection(asyncio.Protocol):
             response._fail(error)
         self.abort()
 
+    # The read timeout, lazily: bytes arriving move a deadline along; one timer
+    # checks it when due and sets itself again if the deadline moved (a streamed
+    # reply of a thousand events costs a timer or two, not a thousand).
+
     def arm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = asyncio.get_running_loop().call_later(
-            self._pool.read_timeout, self._timed_out
-        )
+        loop = asyncio.get_running_loop()
+        self._waiting = True
+        self._deadline = loop.time() + self._pool.read_timeout
+        if self._timer is None:
+            self._timer = loop.call_at(self._deadline, self._check_deadline)
 
     def disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._waiting = False
 
-    def _timed_out(self) -> None:
+    def _check_deadline(self) -> None:
         self._timer = None
+        if not self._waiting or self.closed:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._deadline:
+            self._timer = loop.call_at(self._deadline, self._check_deadline)
+            return
         self._failed(UpstreamTimeout("the upstream did not answer in time"))
 
     def pause(self) -> None:
@@ -301,7 +311,10 @@ class _Connection(asyncio.Protocol):
 
     def abort(self) -> None:
         self.closed = True
-        self.disarm()
+        self._waiting = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._transport is not None:
             self._transport.abort()
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -60,9 +60,14 @@ class _Raced(Exception):
 
 
 class UsageSealer:
-    def __init__(self, db: Database, audit: AuditLog) -> None:
+    def __init__(
+        self, db: Database, audit: AuditLog, flush: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """``flush`` stores what has been recorded but not yet stored (sealing seals
+        stored rows)."""
         self._db = db
         self._audit = audit
+        self._flush = flush
         self._pending = 0
         self._due = asyncio.Event()
 
@@ -80,6 +85,8 @@ class UsageSealer:
         the work); the write transaction only appends the audit entry and marks the
         rows — if any was marked meanwhile by another process, it rolls back and the
         rows are read again."""
+        if self._flush is not None:
+            await self._flush()
         total = 0
         for kind in KINDS:
             while True:

@@ -73,9 +73,11 @@ def write(conn: sa.Connection, batch: Batch) -> None:
 
 
 def _insert(table: sa.Table, names: Sequence[str]) -> tuple[str, tuple[str, ...]]:
-    """``INSERT INTO table (names…) VALUES (?, …)`` compiled once for SQLite, and the
-    order its parameters go in."""
-    compiled = table.insert().compile(dialect=sqlite.dialect(), column_keys=list(names))
+    """``INSERT OR IGNORE INTO table (names…) VALUES (?, …)`` compiled once for SQLite,
+    and the order its parameters go in. (Ignoring rows already stored lets a journal
+    be replayed twice; rows are unique by request id.)"""
+    statement = table.insert().prefix_with("OR IGNORE")
+    compiled = statement.compile(dialect=sqlite.dialect(), column_keys=list(names))
     assert compiled.positiontup is not None
     assert set(compiled.positiontup) == set(names)
     return compiled.string, tuple(compiled.positiontup)
@@ -117,7 +119,8 @@ def _sqlite_row(row: UsageRecord | UsageOutcome, fields: Sequence[str]) -> list[
 
 
 def write_sqlite(raw: sqlite3.Connection, batch: Batch) -> None:
-    """The batch, through the stdlib driver (SQLite only)."""
+    """The batch, through the stdlib driver (SQLite only). Rows already stored are
+    skipped (a journal replayed twice)."""
     if batch.records:
         raw.executemany(_INSERT_RECORD, [_sqlite_row(r, _RECORD_FIELDS) for r in batch.records])
     if batch.outcomes:

@@ -116,7 +116,7 @@ async def test_change_watcher_reloads_only_changed_topics(services: Services) ->
     assert seen == ["models", "models"]
 
 
-async def test_usage_records_are_group_committed(services: Services) -> None:
+async def test_recorded_usage_reads_back_in_full(services: Services) -> None:
     now = datetime.now(UTC)
     records = [
         UsageRecord(

@@ -101,4 +101,4 @@ def test_kill_9_under_load_loses_no_record_of_a_response_begun(
                 unfinished += record["latency_ms"] is None
     # The kill caught streams mid-flight: their records were durable before their first
     # bytes went out, though their outcomes never came.
-    assert 1 <= unfinished <= 4
+    assert 1 <= unfinished <= 8  # in flight, or ended within the outcome window

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 
 import anthropic
-import httpx
 import openai
 import pytest
 
-from tests.support.installation import Live
+from tests.support.installation import Live, finished_usage
 
 HELLO = [{"role": "user", "content": "hello from the sdk"}]
 
@@ -25,14 +24,6 @@ def an(live: Live) -> anthropic.Anthropic:
     return anthropic.Anthropic(base_url=live.base_url, api_key=live.api_key, max_retries=0)
 
 
-def record(live: Live, request_id: str) -> dict[str, object]:
-    usage = httpx.get(
-        f"{live.base_url}/admin/v1/usage", params={"limit": 1000}, headers=live.admin_headers()
-    ).json()
-    (found,) = [r for r in usage if r["request_id"] == request_id]
-    return dict(found)
-
-
 def test_streamed_chat_arrives_in_chunks_and_is_metered(oa: openai.OpenAI, live: Live) -> None:
     raw = oa.chat.completions.with_raw_response.create(
         model="stub-chat", messages=HELLO, stream=True
@@ -41,7 +32,7 @@ def test_streamed_chat_arrives_in_chunks_and_is_metered(oa: openai.OpenAI, live:
     assert len(chunks) >= 4
     assert all(chunk.choices for chunk in chunks)  # no usage chunk: the client did not ask
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "hello from the sdk"
-    stored = record(live, raw.headers["x-request-id"])
+    stored = finished_usage(live, raw.headers["x-request-id"])
     assert (stored["prompt_tokens"], stored["completion_tokens"], stored["total_tokens"]) == (
         4,
         4,
@@ -93,7 +84,7 @@ def test_embeddings(oa: openai.OpenAI, live: Live) -> None:
     raw = oa.embeddings.with_raw_response.create(model="stub-chat", input=["one", "two words"])
     result = raw.parse()
     assert [len(item.embedding) for item in result.data] == [8, 8]
-    assert record(live, raw.headers["x-request-id"])["prompt_tokens"] == 3
+    assert finished_usage(live, raw.headers["x-request-id"])["prompt_tokens"] == 3
 
 
 def test_models_list_shows_the_keys_models(oa: openai.OpenAI, an: anthropic.Anthropic) -> None:
@@ -115,7 +106,7 @@ def test_anthropic_messages_whole(an: anthropic.Anthropic, live: Live) -> None:
     message = raw.parse()
     assert message.content[0].text == "hello from the sdk"  # type: ignore[union-attr]
     assert (message.usage.input_tokens, message.usage.output_tokens) == (4, 4)
-    assert record(live, raw.headers["x-request-id"])["total_tokens"] == 8
+    assert finished_usage(live, raw.headers["x-request-id"])["total_tokens"] == 8
 
 
 def test_anthropic_messages_streamed(an: anthropic.Anthropic) -> None:

@@ -9,22 +9,9 @@ import httpx
 import openai
 import pytest
 
-from tests.support.installation import Live
+from tests.support.installation import Live, finished_usage
 
 HELLO = [{"role": "user", "content": "one two three four five six seven eight nine ten"}]
-
-
-def outcome(live: Live, request_id: str, timeout: float = 5) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        usage = httpx.get(
-            f"{live.base_url}/admin/v1/usage", params={"limit": 1000}, headers=live.admin_headers()
-        ).json()
-        found = [r for r in usage if r["request_id"] == request_id]
-        if found and found[0]["latency_ms"] is not None:
-            return dict(found[0])
-        time.sleep(0.1)
-    raise AssertionError(f"no outcome recorded for {request_id}")
 
 
 def test_an_upstream_failing_midway_ends_the_stream_with_an_error_event(live: Live) -> None:
@@ -38,7 +25,7 @@ def test_an_upstream_failing_midway_ends_the_stream_with_an_error_event(live: Li
             received.append(chunk)
     assert received  # the first events got through before the break
     assert "could not be reached" in str(caught.value)
-    stored = outcome(live, raw.headers["x-request-id"])
+    stored = finished_usage(live, raw.headers["x-request-id"])
     assert (stored["status_code"], stored["error_code"]) == (200, "upstream_error")
 
 
@@ -61,7 +48,7 @@ def test_a_client_that_leaves_cancels_the_upstream_request(live: Live, upstream_
     ):
         time.sleep(0.1)
     assert httpx.get(stats_url).json()["streams_abandoned"] == before + 1
-    stored = outcome(live, request_id)
+    stored = finished_usage(live, request_id)
     assert (stored["status_code"], stored["error_code"]) == (499, "client_disconnected")
 
 

@@ -131,6 +131,7 @@ async def test_one_end_user_can_be_cut_off(ip: InProcess) -> None:
     assert (await chat(ip, secret)).status_code == 200
     bad = await chat(ip, secret, user=42)
     assert (bad.status_code, bad.json()["error"]["param"]) == (400, "user")
+    await ip.services.usage_recorder.flush()  # end users are noted with the usage batch
     seen = {u.external_id: u.status for u in await ip.services.end_users.list("Org")}
     assert seen == {"user-1": Status.SUSPENDED, "user-2": Status.ACTIVE}
 
@@ -138,6 +139,7 @@ async def test_one_end_user_can_be_cut_off(ip: InProcess) -> None:
 async def test_last_use_is_recorded(ip: InProcess) -> None:
     secret = await key(ip)
     await chat(ip, secret)
+    await ip.services.usage_recorder.flush()  # noted with the usage batch
     (record,) = await ip.services.keys.list("Org")
     assert record.last_used_at is not None
     assert record.last_used_ip == "127.0.0.1"

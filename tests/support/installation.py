@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from tests.support.processes import PYTHON, clearance, free_port, running
 
@@ -138,3 +141,17 @@ def live_installation(root: Path, upstream_url: str) -> Iterator[Live]:
 
     with serving(root, setup) as live:
         yield live
+
+
+def finished_usage(live: Live, request_id: str, timeout: float = 5) -> dict[str, object]:
+    """A request's usage record once it is complete (a stream's outcome follows its
+    last byte by up to a few milliseconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = httpx.get(
+            f"{live.base_url}/admin/v1/usage/{request_id}", headers=live.admin_headers()
+        )
+        if response.status_code == 200 and response.json()["latency_ms"] is not None:
+            return dict(response.json())
+        time.sleep(0.05)
+    raise AssertionError(f"no finished usage record for {request_id}")

@@ -91,10 +91,12 @@ async def test_an_edited_record_is_detected(services: Services) -> None:
 async def test_a_record_edited_before_its_seal_is_detected(services: Services) -> None:
     """Sealing commits to each row as it was written, not as it is when sealed."""
     await record_all(services, 10, seal=False)
+    await services.usage_recorder.flush()  # stored, not yet sealed
     async with services.db.transaction() as conn:
-        await conn.execute(
+        edited = await conn.execute(
             sa.text("UPDATE usage_records SET total_tokens = 0 WHERE request_id = 'req_4'")
         )
+        assert edited.rowcount == 1
     await services.usage_sealer.seal()
     _, problems = await check_batches(services.db, services.audit)
     assert len(problems) == 1

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from clearance.gateway.errors import GatewayError, invalid_request
-from clearance.gateway.protocols.base import StreamMeter, Usage, number, sse_data
+from clearance.gateway.protocols.base import USAGE_OBJECT, StreamMeter, Usage, number, sse_data
 
 _TYPE_BY_STATUS = {
     400: "invalid_request_error",
@@ -27,6 +27,8 @@ class AnthropicStreamMeter:
         self.usage = Usage()
 
     def observe(self, event: bytes) -> bool:
+        if not USAGE_OBJECT.search(event):
+            return True  # content deltas and the like: nothing to count
         data = sse_data(event)
         if data is None:
             return True

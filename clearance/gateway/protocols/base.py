@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -54,6 +55,10 @@ class ApiProtocol(Protocol):
 
 def number(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
+"""Whether an event may carry token usage (``"usage": null`` does not)."""
 
 
 def sse_data(event: bytes) -> bytes | None:

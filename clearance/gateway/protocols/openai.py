@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from clearance.gateway.errors import GatewayError, invalid_request
-from clearance.gateway.protocols.base import StreamMeter, Usage, number, sse_data
+from clearance.gateway.protocols.base import USAGE_OBJECT, StreamMeter, Usage, number, sse_data
 
 _TYPE_BY_STATUS = {
     400: "invalid_request_error",
@@ -64,8 +64,10 @@ class OpenAIStreamMeter:
         self._forward_usage = client_wants_usage
 
     def observe(self, event: bytes) -> bool:
+        if not USAGE_OBJECT.search(event):
+            return True  # most events: no usage in them, no need to parse them
         data = sse_data(event)
-        if data is None or data == b"[DONE]":
+        if data is None:
             return True
         try:
             chunk = orjson.loads(data)
