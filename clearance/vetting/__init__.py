@@ -1,0 +1,1 @@
+"""Organization vetting: the checks an applicant passes before it is granted access."""

@@ -1,0 +1,1 @@
+"""Tests of the domain and e-mail proofs, against real local servers."""
