@@ -56,10 +56,16 @@ from clearance.registry.jurisdictions import CountryTables, Jurisdictions
 from clearance.registry.models import COUNTRY_TABLES_TOPIC
 from clearance.registry.models import TOPIC as MODELS_TOPIC
 from clearance.registry.services import ModelCatalog, ModelRegistry
+from clearance.screening.service import Screening
 from clearance.settings import Settings
 from clearance.usage.recorder import UsageRecorder, usage_recorder
 from clearance.usage.sealing import UsageSealer
 from clearance.usage.services import UsageQueries
+from clearance.vetting.aftercare import Aftercare
+from clearance.vetting.applications import Applications
+from clearance.vetting.checks import Checks
+from clearance.vetting.decisions import Decisions
+from clearance.vetting.proofs.email import SmtpMailer
 
 log = structlog.get_logger(__name__)
 
@@ -100,6 +106,11 @@ class Services:
     upstreams: Upstreams
     limiter: RateLimiter
     metrics: GatewayMetrics
+    screening: Screening
+    applications: Applications
+    vetting_checks: Checks
+    decisions: Decisions
+    aftercare: Aftercare
 
     async def start_serving(self) -> None:
         """Load the hot-path state and start the background tasks a server needs."""
@@ -182,6 +193,18 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     # Country tables change tiers, which cached decisions depend on.
     for topic in (MODELS_TOPIC, KEYS_TOPIC, ORGS_TOPIC, MEMBERS_TOPIC, COUNTRY_TABLES_TOPIC):
         watcher.subscribe(topic, authorizer.refresh)
+    organizations = Organizations(db, audit, clock)
+    members = Members(db, audit, clock, logins)
+    screening = Screening(db, audit, clock, settings.screening_threshold)
+    mailer = SmtpMailer(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_sender,
+        starttls=settings.smtp_starttls,
+    )
+    decisions = Decisions(
+        db, audit, clock, organizations, members, entitlements, settings.revet_days
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -197,8 +220,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ),
         models=models,
         catalog=catalog,
-        organizations=Organizations(db, audit, clock),
-        members=Members(db, audit, clock, logins),
+        organizations=organizations,
+        members=members,
         service_accounts=service_accounts,
         end_users=end_users,
         entitlements=entitlements,
@@ -219,6 +242,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         upstreams=Upstreams(settings.upstream_connect_timeout, settings.upstream_read_timeout),
         limiter=MemoryRateLimiter(),
         metrics=GatewayMetrics(CollectorRegistry(auto_describe=True)),
+        screening=screening,
+        applications=Applications(db, audit, clock, screening, country_tables),
+        vetting_checks=Checks(db, audit, clock, settings, secret, mailer),
+        decisions=decisions,
+        aftercare=Aftercare(db, audit, clock, organizations, decisions, mailer),
     )
 
 

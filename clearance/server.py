@@ -8,7 +8,9 @@ import contextlib
 import gc
 import sys
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
+import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -33,6 +35,9 @@ from clearance.logs import configure_logging
 from clearance.portal.views import build_portal_app
 from clearance.requestid import RequestIdMiddleware
 from clearance.settings import Settings, load_settings
+from clearance.vetting.public import build_verify_app
+
+log = structlog.get_logger(__name__)
 
 # Beyond this many seconds without a successful state refresh the gateway refuses
 # requests (a revocation could be waiting unseen).
@@ -100,6 +105,20 @@ def tune_for_latency() -> None:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
 
 
+REVETTING_INTERVAL = 3600.0
+
+
+async def revetting_forever(services: Services) -> None:
+    """Once an hour: expire approvals past re-vetting, remind those soon due."""
+    reminder = timedelta(days=services.settings.revet_reminder_days)
+    while True:
+        try:
+            await services.aftercare.revetting("system", reminder)
+        except Exception:
+            log.exception("revetting_failed")
+        await asyncio.sleep(REVETTING_INTERVAL)
+
+
 def build_app(services: Services) -> ASGIApp:
     gateway = build_gateway(services)
     admin = build_admin_app(services)
@@ -119,6 +138,7 @@ def build_app(services: Services) -> ASGIApp:
                 name="usage-sealer",
             ),
             asyncio.create_task(services.db.checkpoint_forever(1.0), name="sqlite-checkpoints"),
+            asyncio.create_task(revetting_forever(services), name="revetting"),
         ]
         try:
             yield
@@ -163,6 +183,7 @@ def build_app(services: Services) -> ASGIApp:
             Route("/metrics", metrics),
             Mount("/admin", app=admin),
             Mount("/portal", app=build_portal_app(services)),
+            Mount("/verify-email", app=build_verify_app(services.vetting_checks)),
             *LogPublisher(services.tree, services.checkpoints, services.witnesses).routes(),
         ],
         lifespan=lifespan,

@@ -94,6 +94,35 @@ class Settings(BaseSettings):
     state_refresh_interval: float = Field(
         default=0.2, gt=0, description="Seconds between checks for changed state."
     )
+    screening_threshold: float = Field(
+        default=0.70, gt=0, le=1, description="Name-match score at which screening raises a hit."
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="Where applicants reach this server (the base of e-mailed links).",
+    )
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server for outgoing mail.")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str = Field(
+        default="clearance-noreply@example.com", description="From address of outgoing mail."
+    )
+    smtp_starttls: bool = False
+    email_link_hours: float = Field(
+        default=72.0, gt=0, description="How long an e-mailed verification link works."
+    )
+    dns_nameservers: list[str] = Field(
+        default_factory=list,
+        description="Resolvers for domain proofs as host or host:port; default: the system's.",
+    )
+    domain_proof_scheme: str = Field(
+        default="https", pattern="^https?$", description="Scheme of the /.well-known/ proof."
+    )
+    revet_days: int = Field(
+        default=365, ge=1, description="Days an approval lasts before re-vetting is due."
+    )
+    revet_reminder_days: int = Field(
+        default=30, ge=0, description="Days before re-vetting is due that a reminder goes."
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -2,8 +2,9 @@
 permission not listed for a role is refused, and every admin route and CLI command
 names the one permission it needs.
 
-Separation of duties starts here: reviewers verify identities but cannot grant;
-approvers grant entitlements but cannot administer; only investigators read raw
+Separation of duties starts here: reviewers verify identities and review applications
+but cannot grant or approve; approvers approve applications and grant entitlements but
+cannot administer (and no admin can approve); only investigators read raw
 content (inside a case, with a justification); auditors only read.
 """
 
@@ -42,6 +43,15 @@ class Permission(StrEnum):
     CASES_WRITE = "cases:write"
     CONTENT_READ = "content:read"
     """Break-glass: raw request content, only inside an open case."""
+    APPLICATIONS_READ = "applications:read"
+    APPLICATIONS_WRITE = "applications:write"
+    """Submit applications and file appeals."""
+    APPLICATIONS_REVIEW = "applications:review"
+    """Screen, adjudicate hits, run the checks, reject."""
+    APPLICATIONS_APPROVE = "applications:approve"
+    """Approve applications and decide appeals."""
+    SCREENING_WRITE = "screening:write"
+    """Import denied-party lists."""
 
 
 P = Permission
@@ -58,6 +68,7 @@ READ = frozenset(
         P.AUDIT_READ,
         P.USAGE_READ,
         P.CASES_READ,
+        P.APPLICATIONS_READ,
     }
 )
 
@@ -75,9 +86,12 @@ MATRIX: dict[OperatorRole, frozenset[Permission]] = {
         P.ENTITLEMENTS_WRITE,
         P.OPERATORS_WRITE,
         P.POLICY_WRITE,
+        P.APPLICATIONS_WRITE,
+        P.APPLICATIONS_REVIEW,
+        P.SCREENING_WRITE,
     },
-    OperatorRole.REVIEWER: READ | {P.MEMBERS_VERIFY},
-    OperatorRole.APPROVER: READ | {P.ENTITLEMENTS_WRITE},
+    OperatorRole.REVIEWER: READ | {P.MEMBERS_VERIFY, P.APPLICATIONS_WRITE, P.APPLICATIONS_REVIEW},
+    OperatorRole.APPROVER: READ | {P.ENTITLEMENTS_WRITE, P.APPLICATIONS_APPROVE},
     OperatorRole.INVESTIGATOR: READ
     | {
         P.CASES_WRITE,

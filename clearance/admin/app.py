@@ -20,6 +20,7 @@ from clearance.monitoring.views import cases_router
 from clearance.policy.views import policy_router
 from clearance.registry.views import registry_router
 from clearance.usage.views import usage_router
+from clearance.vetting.views import vetting_router
 
 
 def build_admin_app(services: Services) -> FastAPI:
@@ -42,6 +43,15 @@ def build_admin_app(services: Services) -> FastAPI:
         policy_router(auth, s.policies, s.program, s.authorizer, s.key_index, s.catalog),
         audit_router(auth, s.audit, s.checkpoints, s.prover),
         usage_router(auth, s.usage),
+        vetting_router(
+            auth,
+            s.applications,
+            s.vetting_checks,
+            s.decisions,
+            s.aftercare,
+            s.screening,
+            s.settings.revet_reminder_days,
+        ),
     ):
         app.include_router(router, prefix="/v1")
     return app

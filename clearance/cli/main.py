@@ -11,7 +11,9 @@ from clearance.cli.identity import keys_app, orgs_app
 from clearance.cli.members import end_users_app, entitlements_app, members_app, services_app
 from clearance.cli.policy import apply_program_command, export_program_command, policy_app
 from clearance.cli.registry import models_app
+from clearance.cli.screening import screening_app, terms_app
 from clearance.cli.setup import db_upgrade_command, demo_command, init_command, serve_command
+from clearance.cli.vetting import applications_app
 
 app = typer.Typer(
     name="clearance",
@@ -34,6 +36,9 @@ app.add_typer(operators_app, name="operators")
 app.add_typer(cases_app, name="cases")
 app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
+app.add_typer(applications_app, name="applications")
+app.add_typer(screening_app, name="screening")
+app.add_typer(terms_app, name="terms")
 app.command("apply")(apply_program_command)
 app.command("export")(export_program_command)
 

@@ -8,7 +8,9 @@ from clearance.identity import models as identity_models
 from clearance.monitoring import models as monitoring_models
 from clearance.policy import models as policy_models
 from clearance.registry import models as registry_models
+from clearance.screening import models as screening_models
 from clearance.usage import models as usage_models
+from clearance.vetting import models as vetting_models
 
 __all__ = [
     "accounts_models",
@@ -18,5 +20,7 @@ __all__ = [
     "monitoring_models",
     "policy_models",
     "registry_models",
+    "screening_models",
     "usage_models",
+    "vetting_models",
 ]

@@ -39,6 +39,19 @@ class Organizations:
         self, actor: str, name: str, country: str, reason: str, tier: int = 1
     ) -> Organization:
         """Admit an organization without vetting: an operator's recorded bypass."""
+        return await self._admit(actor, name, country, reason, tier, "direct")
+
+    async def admit_vetted(
+        self, actor: str, name: str, country: str, application_id: str, tier: int = 1
+    ) -> Organization:
+        """Create the organization an approved application is provisioned as."""
+        return await self._admit(
+            actor, name, country, f"application {application_id}", tier, "vetted"
+        )
+
+    async def _admit(
+        self, actor: str, name: str, country: str, reason: str, tier: int, admission: str
+    ) -> Organization:
         if tier not in (1, 2, 3):
             raise InvalidInput("tier must be 1, 2 or 3", "tier")
         org = Organization(
@@ -47,7 +60,7 @@ class Organizations:
             country=validation.country_code(country),
             tier=tier,
             status=OrgStatus.ACTIVE,
-            admission="direct",
+            admission=admission,
             admission_reason=validation.free_text(reason, "reason"),
             created_at=self._clock.now(),
             created_by=actor,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import typer.main
+import yaml
 from typer.testing import CliRunner
 
 from clearance.accounts.models import Caller
@@ -17,6 +18,9 @@ from clearance.cli.main import app as cli_app
 from clearance.container import build_services
 from clearance.settings import load_settings
 from tests.conftest import FAST
+from tests.vetting.test_vetting_flow import form
+
+FIXTURES = Path(__file__).parents[1] / "screening" / "fixtures"
 
 # CLI commands that change state -> the audit kind they record
 AUDITED_COMMANDS = {
@@ -50,6 +54,27 @@ AUDITED_COMMANDS = {
     "cases view-content": "content.viewed",
     "policy apply": "policy.changed",
     "apply": "country_table.changed",  # one entry per change; the walk applies one
+    "applications submit": "application.submitted",
+    "applications domain-challenge": "application.step",
+    "applications verify-domain": "application.step",
+    "applications email-link": "application.step",
+    "applications approve": "application.step",
+    "applications reject": "application.step",
+    "applications appeal": "application.step",
+    "screening adjudicate": "screening.hit_adjudicated",
+    "terms publish": "terms.published",
+}
+# Commands that make several changes at once, each its own entry -> the first one's kind
+COMPOUND_COMMANDS = {
+    "screening import": "screening.list_imported",  # then a hit and an alert per new hit
+    "applications screen": "application.step",  # screen, hits raised, screened
+    "applications provision": "organization.admitted",  # the officer, the step
+    "applications activate": "entitlement.granted",  # one per model, the step
+    "applications suspend": "application.step",  # then the organization's status
+    "applications reinstate": "application.step",
+    "applications revoke": "application.step",
+    "applications decide-appeal": "application.step",
+    "applications revetting": "application.step",  # none when nothing is due
 }
 # Commands that change no audited state: reads, serving, the throwaway demo, schema
 # upgrades, and `audit checkpoint`, which signs what the log already holds.
@@ -79,6 +104,12 @@ UNAUDITED_COMMANDS = {
     "policy test",
     "policy explain",
     "export",
+    "applications list",
+    "applications show",
+    "screening check",
+    "screening lists",
+    "screening hits",
+    "screening alerts",
 }
 
 
@@ -91,7 +122,8 @@ def _commands(group: Any, prefix: str = "") -> set[str]:
 
 
 def test_every_cli_command_is_classified() -> None:
-    assert _commands(typer.main.get_command(cli_app)) == set(AUDITED_COMMANDS) | UNAUDITED_COMMANDS
+    classified = set(AUDITED_COMMANDS) | set(COMPOUND_COMMANDS) | UNAUDITED_COMMANDS
+    assert _commands(typer.main.get_command(cli_app)) == classified
 
 
 class Cli:
@@ -125,6 +157,9 @@ class Cli:
         if command in AUDITED_COMMANDS:
             assert len(after) == before + 1, f"{command} wrote {after[before:]}"
             assert after[-1][0] == AUDITED_COMMANDS[command], command
+        elif command in COMPOUND_COMMANDS:
+            assert len(after) > before, f"{command} wrote nothing"
+            assert after[before][0] == COMPOUND_COMMANDS[command], after[before:]
         else:
             assert len(after) == before, f"{command} should not write audit entries"
         return result.output
@@ -238,6 +273,21 @@ def test_each_cli_command_leaves_exactly_one_entry(tmp_path: Path) -> None:
     cases.write_text("cases: [{name: entitled, expect: allow}]\n")
     cli.run("policy test", str(cases))
     cli.run("policy explain", "--key", key, "--model", "m")
+
+    terms = cli.data.parent / "terms.txt"
+    terms.write_text("Use the model only as approved.\n")
+    cli.run("terms publish", "v1", str(terms))
+    cli.run("screening import", str(FIXTURES / "csl.csv"), "--format", "csl")
+    application = cli.data.parent / "application.yaml"
+    application.write_text(yaml.safe_dump(form(requested_models=["m"]), allow_unicode=True))
+    app_id = json.loads(cli.run("applications submit", str(application), "-o", "json"))["id"]
+    cli.run("applications screen", app_id)
+    [hit] = json.loads(cli.run("screening hits", "-o", "json"))
+    cli.run("screening adjudicate", hit["id"], "--decision", "false_positive", "--reason", "other")
+    cli.run("applications domain-challenge", app_id)
+    cli.run("applications approve", app_id, ok=False)  # admins cannot approve
+    cli.run("applications reject", app_id, "--reason", "no documents")
+    cli.run("applications appeal", app_id, "--grounds", "documents attached")
     skip = {"serve", "demo", "audit verify", "audit prove", "audit show"}
     skip |= {c for c in UNAUDITED_COMMANDS if c.startswith("policy ")} | {"export"}
     for read_only in sorted(UNAUDITED_COMMANDS - skip):
@@ -245,7 +295,10 @@ def test_each_cli_command_leaves_exactly_one_entry(tmp_path: Path) -> None:
             "members list": ["--org", "Org"],
             "service-accounts list": ["--org", "Org"],
             "end-users list": ["--org", "Org"],
+            "applications show": [app_id],
+            "screening check": ["--name", "Romashka Trading OOO"],
         }
         cli.run(read_only, *args.get(read_only, []))
     kinds = {kind for kind, _ in cli.entries()}
     assert set(AUDITED_COMMANDS.values()) <= kinds
+    assert "screening.hit_raised" in kinds
