@@ -117,6 +117,9 @@ def _run_server(settings: Settings, workers: int) -> None:
         "access_log": False,
         "lifespan": "on",
         "timeout_graceful_shutdown": 10,
+        # Client addresses are Clearance's to resolve (``trusted_proxies``): uvicorn's
+        # own rewriting would believe any X-Forwarded-For arriving from loopback.
+        "proxy_headers": False,
     }
     if workers > 1:
         export_for_workers(settings)

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.installation import Live
+from tests.support.installation import Live, finished_usage
 
 
 def post(live: Live, content: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -82,3 +82,13 @@ def test_health_endpoints(live: Live) -> None:
     ready = httpx.get(f"{live.base_url}/readyz")
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
+
+
+def test_a_forged_forwarded_for_is_not_believed_without_a_trusted_proxy(live: Live) -> None:
+    """The server trusts X-Forwarded-For only from `trusted_proxies` (none here) — not
+    from loopback, as the HTTP server underneath would by default."""
+    body = b'{"model": "stub-chat", "messages": [{"role": "user", "content": "hi"}]}'
+    response = post(live, body, {"x-forwarded-for": "203.0.113.9"})
+    assert response.status_code == 200
+    record = finished_usage(live, response.headers["x-request-id"])
+    assert record["source_ip"] == "127.0.0.1"
