@@ -17,6 +17,8 @@ snapshots_table = sa.Table(
     "screening_snapshots",
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),
+    # Import order: times can tie, the newest snapshot is the one with the highest seq.
+    sa.Column("seq", sa.Integer, nullable=True, unique=True),
     sa.Column("format", sa.String(8), nullable=False, index=True),
     sa.Column("file_name", sa.String(512), nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False),

@@ -77,9 +77,11 @@ class Screening:
         snapshot_id = new_id("lst")
         now = self._clock.now()
         async with self._db.transaction() as conn:
+            last = await conn.scalar(sa.select(sa.func.max(snapshots_table.c.seq)))
             await conn.execute(
                 snapshots_table.insert().values(
                     id=snapshot_id,
+                    seq=(last or 0) + 1,
                     format=format,
                     file_name=path.name,
                     sha256=result.sha256,
@@ -117,7 +119,7 @@ class Screening:
 
     async def snapshots(self) -> list[dict[str, object]]:
         async with self._db.read() as conn:
-            rows = await conn.execute(sa.select(snapshots_table).order_by(_snap.imported_at))
+            rows = await conn.execute(sa.select(snapshots_table).order_by(_snap.seq))
             return [{str(k): v for k, v in row._mapping.items()} for row in rows]
 
     async def index(self) -> ScreeningIndex:

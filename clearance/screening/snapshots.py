@@ -15,10 +15,7 @@ async def latest_snapshots(conn: AsyncConnection) -> tuple[str, ...]:
     latest = []
     for format in LIST_FORMATS:
         found = await conn.scalar(
-            sa.select(_snap.id)
-            .where(_snap.format == format)
-            .order_by(_snap.imported_at.desc(), _snap.id.desc())
-            .limit(1)
+            sa.select(_snap.id).where(_snap.format == format).order_by(_snap.seq.desc()).limit(1)
         )
         latest.append(found or "")
     return tuple(latest)

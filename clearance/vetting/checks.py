@@ -256,8 +256,10 @@ class Checks:
                 sa.select(terms_table.c.version).where(terms_table.c.version == version)
             ):
                 raise AlreadyExists(f"terms version {version!r} already exists")
+            last = await conn.scalar(sa.select(sa.func.max(terms_table.c.seq)))
             await conn.execute(
                 terms_table.insert().values(
+                    seq=(last or 0) + 1,
                     version=version,
                     text=text,
                     sha256=terms.sha256,
@@ -277,9 +279,7 @@ class Checks:
 
 async def _current_terms(conn: AsyncConnection) -> Terms:
     row = (
-        await conn.execute(
-            sa.select(terms_table).order_by(terms_table.c.published_at.desc()).limit(1)
-        )
+        await conn.execute(sa.select(terms_table).order_by(terms_table.c.seq.desc()).limit(1))
     ).first()
     if row is None:
         raise InvalidState("no terms of access are published yet ('clearance terms publish')")

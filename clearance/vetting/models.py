@@ -81,6 +81,8 @@ terms_table = sa.Table(
     "terms_versions",
     metadata,
     sa.Column("version", sa.String(64), primary_key=True),
+    # Publication order: times can tie, the current terms have the highest seq.
+    sa.Column("seq", sa.Integer, nullable=True, unique=True),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("published_at", UTCDateTime, nullable=False),

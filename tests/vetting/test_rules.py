@@ -166,3 +166,18 @@ async def test_revetting_reminds_then_expires(ip: InProcess, smtp_server: LocalS
     assert (await s.applications.get(app_id)).status is AppStatus.EXPIRED
     assert provisioned.org_id is not None
     assert (await s.organizations.get(provisioned.org_id)).status.value == "suspended"
+
+
+async def test_the_newest_terms_and_list_snapshot_win_even_at_the_same_instant(
+    ip: InProcess,
+) -> None:
+    """Publication and import order decide, not clock time (which can tie)."""
+    s = ip.services
+    for version in ("v2", "v3", "v4"):
+        await s.vetting_checks.publish_terms(ACTOR, version, f"Terms {version}.")
+        assert (await s.vetting_checks.current_terms()).version == version
+    fixtures = Path(__file__).parents[1] / "screening" / "fixtures"
+    for name in ("csl.csv", "csl_v2.csv", "csl.csv", "csl_v2.csv"):
+        await s.screening.import_file(ACTOR, fixtures / name, "csl")
+        found = await s.screening.check("Northwind Analytics LLC")
+        assert bool(found) == (name == "csl_v2.csv")
