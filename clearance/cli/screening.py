@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from clearance.accounts.permissions import Permission as P
 from clearance.cli.common import (
@@ -53,7 +54,7 @@ def import_list(
         f"{snapshot['id']} (sha256 {str(snapshot['sha256'])[:16]}…)."
     )
     for alert in alerts:
-        console.print(f"[red]alert[/red] {alert.id}: {alert.summary}", highlight=False)
+        console.print(f"alert {alert.id}: {alert.summary}", highlight=False, markup=False)
 
 
 def _match_document(match: Match) -> dict[str, Any]:
@@ -109,10 +110,10 @@ def check(
     for match in matches:
         table.add_row(
             f"{match.score:.2f}",
-            match.matched_name,
+            Text(match.matched_name),
             f"{match.entry.source}:{match.entry.entry_id}",
-            match.entry.list_name,
-            "; ".join(match.why),
+            Text(match.entry.list_name),
+            Text("; ".join(match.why)),
         )
     console.print(table)
 
@@ -131,7 +132,7 @@ def lists(data_dir: DataDir = None, output: OutputOption = Output.TEXT) -> None:
         table.add_row(
             str(snap["id"]),
             str(snap["format"]),
-            str(snap["file_name"]),
+            Text(str(snap["file_name"])),
             str(snap["entries"]),
             str(snap["sha256"])[:16],
             str(snap["imported_at"]),
@@ -161,8 +162,8 @@ def hits(
             hit.id,
             hit.application_id,
             hit.subject,
-            hit.subject_name,
-            hit.entry_name,
+            Text(hit.subject_name),
+            Text(hit.entry_name),
             f"{hit.score:.2f}",
             hit.status,
         )
@@ -195,7 +196,9 @@ def alerts(data_dir: DataDir = None, output: OutputOption = Output.TEXT) -> None
         print_json([vars_of(a) for a in found])
         return
     for alert in found:
-        console.print(f"{alert.id} [{alert.severity}] {alert.summary}", highlight=False)
+        console.print(
+            f"{alert.id} [{alert.severity}] {alert.summary}", highlight=False, markup=False
+        )
 
 
 @terms_app.command("publish")

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from clearance import yamlfile
 from clearance.accounts.models import Caller
@@ -49,7 +50,9 @@ def _show(app: Application, output: Output, extra: dict[str, Any] | None = None)
     if output is Output.JSON:
         print_json({**app.document(), **(extra or {})})
     else:
-        console.print(f"{app.id} {app.form.legal_name}: {app.status.value}", highlight=False)
+        console.print(
+            f"{app.id} {app.form.legal_name}: {app.status.value}", highlight=False, markup=False
+        )
 
 
 @applications_app.command("submit")
@@ -82,7 +85,7 @@ def list_applications(
         return
     table = Table("id", "organization", "status", "submitted")
     for app in apps:
-        table.add_row(app.id, app.form.legal_name, app.status.value, str(app.submitted_at))
+        table.add_row(app.id, Text(app.form.legal_name), app.status.value, str(app.submitted_at))
     console.print(table)
 
 
@@ -107,12 +110,14 @@ def show(application: AppId, data_dir: DataDir = None, output: OutputOption = Ou
             f"  hit {hit.id}: {hit.subject} {hit.subject_name!r} ~ {hit.entry_name!r} "
             f"({hit.list_name}) {hit.score:.2f} — {hit.status}",
             highlight=False,
+            markup=False,
         )
     for row in history:
         reason = f" — {row['reason']}" if row["reason"] else ""
         console.print(
             f"  {row['at']} {row['actor']}: {row['action']} → {row['to_status']}{reason}",
             highlight=False,
+            markup=False,
         )
 
 
@@ -140,8 +145,12 @@ def domain_challenge(application: AppId, data_dir: DataDir = None) -> None:
         P.APPLICATIONS_REVIEW,
         lambda s, c: s.vetting_checks.domain_challenge(c.actor, application),
     )
-    console.print(f'DNS:  {challenge.dns_name} TXT "{challenge.dns_value}"', highlight=False)
-    console.print(f"or HTTP: {challenge.http_url} containing {challenge.token}", highlight=False)
+    console.print(
+        f'DNS:  {challenge.dns_name} TXT "{challenge.dns_value}"', highlight=False, markup=False
+    )
+    console.print(
+        f"or HTTP: {challenge.http_url} containing {challenge.token}", highlight=False, markup=False
+    )
 
 
 @applications_app.command("verify-domain")
@@ -235,6 +244,7 @@ def _move(name: str, permission: Permission, help_text: str, with_reason: bool =
 
 
 _move("reject", P.APPLICATIONS_REVIEW, "Reject an application, with the reason.")
+_move("revet", P.APPLICATIONS_REVIEW, "Start an expired approval over, from screening.")
 _move(
     "activate", P.ORGS_WRITE, "Grant the approved entitlements: the organization may start.", False
 )

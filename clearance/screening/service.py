@@ -31,6 +31,7 @@ from clearance.screening.models import (
 )
 from clearance.screening.snapshots import (
     entry_from_row,
+    entry_key,
     entry_row,
     latest_snapshots,
     unique_entries,
@@ -153,6 +154,10 @@ class Screening:
         """Screen everyone an application names; record and return the hits not seen
         before (the same subject and list entry is raised once)."""
         index = await self.index()
+        if not any(self._index_of):
+            raise InvalidState(  # fail closed: no list, no screening, no review
+                "no denied-party list is imported yet ('clearance screening import')"
+            )
         found: list[Hit] = []
         for subject, name, country, kind in _subjects(form):
             for match in index.check(name, country=country, kind=kind, threshold=self.threshold):
@@ -172,7 +177,7 @@ class Screening:
         by: str,
     ) -> Hit | None:
         entry = match.entry
-        key = f"{entry.source}:{entry.entry_id}"
+        key = entry_key(entry)
         seen = await conn.scalar(
             sa.select(_hits.id).where(
                 _hits.application_id == application_id,
@@ -232,16 +237,29 @@ class Screening:
         return hit
 
     async def rescreen(self, actor: str) -> list[Alert]:
-        """Screen every application still in the program again; an alert for each new
-        hit, naming the organization."""
+        """Screen every application still in the program again, one transaction each
+        (other writes go on meanwhile); an alert for each new hit, naming the
+        organization."""
         live = [s.value for s in AppStatus if s not in {AppStatus.REJECTED, AppStatus.REVOKED}]
+        async with self._db.read() as conn:
+            ids = (
+                await conn.scalars(
+                    sa.select(applications_table.c.id).where(applications_table.c.status.in_(live))
+                )
+            ).all()
         alerts: list[Alert] = []
-        async with self._db.transaction() as conn:
-            rows = await conn.execute(
-                sa.select(applications_table).where(applications_table.c.status.in_(live))
-            )
-            for row in rows.all():
-                form = ApplicationForm.from_document(row.form)
+        for application_id in ids:
+            async with self._db.transaction() as conn:
+                row = (
+                    await conn.execute(
+                        sa.select(applications_table).where(
+                            applications_table.c.id == application_id
+                        )
+                    )
+                ).first()
+                if row is None or row.status not in live:
+                    continue
+                form = ApplicationForm.from_stored(row.form)
                 for hit in await self.screen(conn, actor, row.id, form, "rescreen"):
                     alerts.append(await self._alert(conn, actor, row.org_id, row.id, form, hit))
         return alerts
@@ -303,9 +321,9 @@ class Screening:
             hit = await _find_hit(conn, hit_id)
             if hit.status != "open":
                 raise InvalidState(f"hit {hit_id} was already adjudicated ({hit.status})")
-            await conn.execute(
+            decided = await conn.execute(
                 hits_table.update()
-                .where(_hits.id == hit_id)
+                .where(_hits.id == hit_id, _hits.status == "open")
                 .values(
                     status=decision,
                     adjudicated_at=self._clock.now(),
@@ -313,6 +331,8 @@ class Screening:
                     reason=reason,
                 )
             )
+            if decided.rowcount != 1:
+                raise InvalidState(f"hit {hit_id} was adjudicated meanwhile")
             await self._audit.append(
                 conn,
                 ScreeningHitAdjudicated(

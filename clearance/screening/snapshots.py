@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -53,3 +55,10 @@ def entry_from_row(row: sa.Row[tuple[object, ...]]) -> ListEntry:
         list_name=m["list_name"],
         remarks=m["remarks"],
     )
+
+
+def entry_key(entry: ListEntry) -> str:
+    """Which listed party a hit is about, and as listed then: an entry whose names
+    change (a new alias) is a new key, so an earlier adjudication does not cover it."""
+    names = "\x1f".join(entry.names).encode()
+    return f"{entry.source}:{entry.entry_id}:{hashlib.sha256(names).hexdigest()[:12]}"

@@ -55,7 +55,7 @@ class Aftercare:
         grounds = validation.free_text(grounds, "grounds")
         now = self._clock.now()
         async with self._db.transaction() as conn:
-            app = await load(conn, application_id)
+            app = await load(conn, application_id, lock=True)
             if app.status not in APPEALABLE:
                 raise InvalidState(
                     f"only a rejection or a suspension can be appealed; the application is {app.status.value}"
@@ -96,10 +96,10 @@ class Aftercare:
         reason = validation.free_text(reason, "reason")
         now = self._clock.now()
         async with self._db.transaction() as conn:
-            appeal = await _appeal(conn, appeal_id)
+            appeal = await _appeal(conn, appeal_id, lock=True)
             if appeal["outcome"] is not None:
                 raise InvalidState(f"appeal {appeal_id} was already decided ({appeal['outcome']})")
-            app = await load(conn, appeal["application_id"])
+            app = await load(conn, appeal["application_id"], lock=True)
             if app.status.value != appeal["against"]:
                 raise InvalidState(f"the application is no longer {appeal['against']}")
             outcome = "upheld" if upheld else "denied"
@@ -154,14 +154,14 @@ class Aftercare:
                     continue  # another process got there first
                 expired.append(row.id)
             elif row.revet_due_at - reminder <= now and row.reminded_at is None:
-                form = ApplicationForm.from_document(row.form)
+                form = ApplicationForm.from_stored(row.form)
                 try:
                     await self._mailer.send(reminder_message(form, row.revet_due_at))
                 except (MailDeliveryError, ValueError) as exc:
                     log.warning("revet_reminder_not_sent", application_id=row.id, error=str(exc))
                     continue  # tried again next time
                 async with self._db.transaction() as conn:
-                    app = await load(conn, row.id)
+                    app = await load(conn, row.id, lock=True)
                     await step(
                         conn,
                         self._audit,
@@ -191,8 +191,9 @@ def reminder_message(form: ApplicationForm, due: datetime) -> EmailMessage:
     return message
 
 
-async def _appeal(conn: AsyncConnection, appeal_id: str) -> dict[str, Any]:
-    row = (await conn.execute(sa.select(appeals_table).where(_appeals.id == appeal_id))).first()
+async def _appeal(conn: AsyncConnection, appeal_id: str, lock: bool = False) -> dict[str, Any]:
+    query = sa.select(appeals_table).where(_appeals.id == appeal_id)
+    row = (await conn.execute(query.with_for_update() if lock else query)).first()
     if row is None:
         raise NotFound(f"no appeal {appeal_id!r}")
     return {str(k): v for k, v in row._mapping.items()}

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from clearance.audit.services import AuditLog
 from clearance.clock import Clock
 from clearance.db.database import Database
-from clearance.errors import InvalidInput, NotFound
+from clearance.errors import InvalidInput, InvalidState, NotFound
 from clearance.ids import new_id
 from clearance.registry.jurisdictions import CountryTables, load_preset
 from clearance.registry.models import Model, models_table
@@ -34,10 +34,11 @@ _apps = applications_table.c
 _history = application_history_table.c
 
 
-async def load(conn: AsyncConnection, application_id: str) -> Application:
-    row = (
-        await conn.execute(sa.select(applications_table).where(_apps.id == application_id))
-    ).first()
+async def load(conn: AsyncConnection, application_id: str, lock: bool = False) -> Application:
+    """The application; with ``lock``, its row locked until the transaction ends (on
+    PostgreSQL: two decisions on one application take turns; SQLite writes do anyway)."""
+    query = sa.select(applications_table).where(_apps.id == application_id)
+    row = (await conn.execute(query.with_for_update() if lock else query)).first()
     if row is None:
         raise NotFound(f"no application {application_id!r}")
     return Application.from_row(row)
@@ -57,11 +58,13 @@ async def step(
     """Record ``action`` on ``app``: a transition when it is one of the state machine's
     actions (refused when illegal), else a check noted with the status unchanged."""
     to = states.target(action, app.status) if isinstance(action, Action) else app.status
-    await conn.execute(
+    moved = await conn.execute(
         applications_table.update()
-        .where(_apps.id == app.id)
+        .where(_apps.id == app.id, _apps.status == app.status.value)
         .values(status=to.value, updated_at=now, **(values or {}))
     )
+    if moved.rowcount != 1:  # someone else moved it meanwhile: refuse, write nothing
+        raise InvalidState("the application changed meanwhile; look again and retry")
     await conn.execute(
         application_history_table.insert().values(
             application_id=app.id,
@@ -158,11 +161,15 @@ class Applications:
         tables, default = await self._tables.all()
         by_name = {table.name: table for table in tables}
         async with self._db.transaction() as conn:
-            app = await load(conn, application_id)
+            app = await load(conn, application_id, lock=True)
             now = self._clock.now()
             app = await step(conn, self._audit, app, Action.SCREEN, actor, now)
             refusals: list[str] = []
             for model in await requested_models(conn, app.form):
+                if model.jurisdiction and model.jurisdiction not in by_name:
+                    raise InvalidState(  # fail closed: never judge by some other table
+                        f"{model.name}'s country table {model.jurisdiction!r} does not exist"
+                    )
                 table = by_name.get(model.jurisdiction or default or "") or load_preset()
                 if not model.controlled:
                     continue
@@ -198,7 +205,10 @@ class Applications:
         async with self._db.read() as conn:
             query = sa.select(applications_table).order_by(_apps.submitted_at)
             if status is not None:
-                query = query.where(_apps.status == AppStatus(status).value)
+                if status not in set(AppStatus):
+                    known = ", ".join(s.value for s in AppStatus)
+                    raise InvalidInput(f"status must be one of {known}", "status")
+                query = query.where(_apps.status == status)
             return [Application.from_row(row) for row in await conn.execute(query)]
 
     async def history(self, application_id: str) -> builtins.list[dict[str, Any]]:

@@ -77,7 +77,7 @@ class Checks:
         """A fresh token for the applicant to publish (replacing any earlier one)."""
         token = new_token()
         async with self._db.transaction() as conn:
-            app = _open(await load(conn, application_id))
+            app = _open(await load(conn, application_id, lock=True))
             await step(
                 conn,
                 self._audit,
@@ -126,7 +126,7 @@ class Checks:
             raise InvalidInput("method must be dns or http", "method")
         now = self._clock.now()
         async with self._db.transaction() as conn:
-            app = _open(await load(conn, application_id))
+            app = _open(await load(conn, application_id, lock=True))
             values = {"domain_verified_at": now, "domain_method": method} if result.verified else {}
             await step(
                 conn,
@@ -173,7 +173,7 @@ class Checks:
         except MailDeliveryError as exc:
             raise InvalidState(f"the mail server did not take the message: {exc}") from None
         async with self._db.transaction() as conn:
-            app = _open(await load(conn, application_id))
+            app = _open(await load(conn, application_id, lock=True))
             await step(
                 conn,
                 self._audit,
@@ -198,12 +198,12 @@ class Checks:
         verified and their acceptance recorded (text hash, time, who). One use."""
         now = self._clock.now()
         async with self._db.transaction() as conn:
-            app = await self._by_token(conn, token)
+            app = await self._by_token(conn, token, lock=True)
             terms = await _current_terms(conn)
             if terms_version != terms.version:
                 raise InvalidInput(
                     f"the current terms are version {terms.version!r}; accept that one",
-                    "terms_version",
+                    "accept_terms_version",
                 )
             officer = app.form.officer.email
             return await step(
@@ -225,13 +225,10 @@ class Checks:
                 },
             )
 
-    async def _by_token(self, conn: AsyncConnection, token: str) -> Application:
+    async def _by_token(self, conn: AsyncConnection, token: str, lock: bool = False) -> Application:
         digest = token_digest(self._secret, token) if len(token) <= 128 else ""
-        row = (
-            await conn.execute(
-                sa.select(applications_table).where(_apps.email_token_digest == digest)
-            )
-        ).first()
+        query = sa.select(applications_table).where(_apps.email_token_digest == digest)
+        row = (await conn.execute(query.with_for_update() if lock else query)).first()
         if row is None:
             raise NotFound("this link is not valid")
         app = Application.from_row(row)
@@ -279,7 +276,9 @@ class Checks:
 
 async def _current_terms(conn: AsyncConnection) -> Terms:
     row = (
-        await conn.execute(sa.select(terms_table).order_by(terms_table.c.seq.desc()).limit(1))
+        await conn.execute(
+            sa.select(terms_table).order_by(terms_table.c.seq.desc().nulls_last()).limit(1)
+        )
     ).first()
     if row is None:
         raise InvalidState("no terms of access are published yet ('clearance terms publish')")

@@ -22,7 +22,7 @@ from clearance.accounts.models import Caller, login_accounts_table
 from clearance.audit.services import AuditLog
 from clearance.clock import Clock
 from clearance.db.database import Database
-from clearance.errors import InvalidState, NotAllowed
+from clearance.errors import InvalidInput, InvalidState, NotAllowed
 from clearance.identity.entitlements import Entitlements
 from clearance.identity.members import Members
 from clearance.identity.models import (
@@ -36,12 +36,14 @@ from clearance.identity.organizations import Organizations
 from clearance.limits.models import scoped_from_document
 from clearance.registry.levels import HIGH
 from clearance.screening.service import hits_of
+from clearance.vetting import states
 from clearance.vetting.applications import load, requested_models, step
 from clearance.vetting.models import (
     Application,
     appeals_table,
     application_approvals_table,
     application_history_table,
+    applications_table,
 )
 from clearance.vetting.states import Action, AppStatus
 
@@ -49,6 +51,7 @@ log = structlog.get_logger(__name__)
 
 REVIEW_ACTIONS = frozenset(
     {
+        "reject",
         "screen",
         "screened",
         "domain_challenge",
@@ -93,7 +96,7 @@ class Decisions:
         actor = caller.actor
         now = self._clock.now()
         async with self._db.transaction() as conn:
-            app = await load(conn, application_id)
+            app = await load(conn, application_id, lock=True)
             if app.status is not AppStatus.IN_REVIEW:
                 raise InvalidState(
                     f"only an application in review can be approved; this one is {app.status.value}"
@@ -105,6 +108,13 @@ class Decisions:
             models = await requested_models(conn, app.form)
             needed = 2 if any(m.level(d) >= HIGH for m in models for d in m.risk) else 1
             grant = app.grant or _grant(app, purposes, limits)
+            changed = purposes is not None or limits is not None
+            if app.grant is not None and changed and _grant(app, purposes, limits) != app.grant:
+                raise InvalidInput(
+                    "the first approval fixed what is granted; approve that, or reject "
+                    "and have the application reviewed again",
+                    "purposes" if purposes is not None else "limits",
+                )
             await conn.execute(
                 application_approvals_table.insert().values(
                     application_id=app.id, operator_id=caller.operator.id, at=now
@@ -167,6 +177,28 @@ class Decisions:
                 "you already approved this application; a second approver must be someone else"
             )
 
+    async def revet(self, actor: str, application_id: str, reason: str) -> Application:
+        """Start an expired approval over: submitted again, to be screened, proven,
+        accepted and approved afresh (the organization stays suspended meanwhile)."""
+        app = await self._move(actor, application_id, Action.REVET, reason, clear_approvals=True)
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                applications_table.update()
+                .where(applications_table.c.id == app.id)
+                .values(
+                    domain_verified_at=None,
+                    domain_method=None,
+                    email_verified_at=None,
+                    terms_version=None,
+                    terms_sha256=None,
+                    terms_accepted_at=None,
+                    terms_accepted_by=None,
+                    revet_due_at=None,
+                    reminded_at=None,
+                )
+            )
+            return await load(conn, app.id)
+
     async def reject(self, actor: str, application_id: str, reason: str) -> Application:
         return await self._move(actor, application_id, Action.REJECT, reason, clear_approvals=True)
 
@@ -180,6 +212,27 @@ class Decisions:
                 f"only an approved application can be provisioned; this one is {app.status.value}"
             )
         form = app.form
+        async with self._db.read() as conn:
+            unsettled = [h for h in await hits_of(conn, app.id) if h.status != "false_positive"]
+            if unsettled:
+                raise InvalidState(
+                    f"{len(unsettled)} screening hit(s) raised since approval are open or true "
+                    "matches: settle them (or revoke) before provisioning"
+                )
+        if app.org_id is not None:  # re-vetted: the organization and officer exist
+            async with self._db.transaction() as conn:
+                app = await load(conn, application_id, lock=True)
+                moved = await step(
+                    conn,
+                    self._audit,
+                    app,
+                    Action.PROVISION,
+                    actor,
+                    self._clock.now(),
+                    None,
+                    {"org_id": app.org_id, "revetted": True},
+                )
+            return moved, None
         async with self._db.read() as conn:
             if await conn.scalar(
                 sa.select(members_table.c.id).where(members_table.c.email == form.officer.email)
@@ -199,7 +252,7 @@ class Decisions:
         )
         await self._members.verify(actor, officer.id, Verification.EMAIL)
         async with self._db.transaction() as conn:
-            app = await load(conn, application_id)
+            app = await load(conn, application_id, lock=True)
             await step(
                 conn,
                 self._audit,
@@ -220,6 +273,11 @@ class Decisions:
             raise InvalidState(
                 f"only a provisioned application can be activated; this one is {app.status.value}"
             )
+        async with self._db.read() as conn:
+            if any(h.status != "false_positive" for h in await hits_of(conn, app.id)):
+                raise InvalidState("screening hits are open or true matches: settle them first")
+        if app.revet_due_at is not None and app.revet_due_at <= self._clock.now():
+            raise InvalidState("the approval has run out (re-vetting is due); re-vet first")
         granted = []
         for model, plan in app.grant["models"].items():
             entitlement = await self._entitlements.grant(
@@ -231,6 +289,9 @@ class Decisions:
                 plan.get("limits") or None,
             )
             granted.append(entitlement.id)
+        current = await self._orgs.get(app.org_id)
+        if current.status is OrgStatus.SUSPENDED:  # re-vetted after expiry
+            await self._orgs.set_status(actor, app.org_id, OrgStatus.ACTIVE, "re-vetted")
         return await self._move(
             actor, application_id, Action.ACTIVATE, None, {"entitlements": granted}
         )
@@ -251,14 +312,18 @@ class Decisions:
     async def with_org(
         self, actor: str, application_id: str, action: Action, reason: str, status: OrgStatus
     ) -> Application:
-        """Move the application, then the organization (its keys stop or start within
-        a second, through the gateway's state refresh)."""
-        app = await self._move(actor, application_id, action, reason)
+        """The organization, then the application: its keys stop or start within a
+        second (the gateway's state refresh). The move is checked first, so a refused
+        one changes neither; should the second step fail, the organization — what the
+        gateway obeys — has already taken the safer side for a suspension or a
+        revocation."""
+        app = await self.get(application_id)
+        states.target(action, app.status)  # refuse an illegal move before anything
         if app.org_id is not None:
             current = await self._orgs.get(app.org_id)
-            if current.status is not status:
+            if current.status is not status and current.status is not OrgStatus.REVOKED:
                 await self._orgs.set_status(actor, app.org_id, status, reason)
-        return app
+        return await self._move(actor, application_id, action, reason)
 
     async def _move(
         self,
@@ -272,11 +337,16 @@ class Decisions:
         if reason is not None:
             reason = validation.free_text(reason, "reason")
         async with self._db.transaction() as conn:
-            app = await load(conn, application_id)
+            app = await load(conn, application_id, lock=True)
             moved = await step(
                 conn, self._audit, app, action, actor, self._clock.now(), reason, detail
             )
             if clear_approvals:
+                await conn.execute(
+                    applications_table.update()
+                    .where(applications_table.c.id == app.id)
+                    .values(grant=None)
+                )
                 await conn.execute(
                     application_approvals_table.delete().where(_approvals.application_id == app.id)
                 )

@@ -115,7 +115,7 @@ class Application:
         return cls(
             id=m["id"],
             status=AppStatus(m["status"]),
-            form=ApplicationForm.from_document(m["form"]),
+            form=ApplicationForm.from_stored(m["form"]),
             submitted_at=m["submitted_at"],
             submitted_by=m["submitted_by"],
             updated_at=m["updated_at"],

@@ -2,10 +2,14 @@
 state to which. Anything not in the table is refused with the reason.
 
     submitted → screening → in_review → approved → provisioned → active
-    (rejected from submitted, screening or in_review; an upheld appeal re-opens review)
+    (rejected from submitted, screening or in_review; an upheld appeal re-submits it,
+    so it is screened again)
     active ⇄ suspended (suspend / reinstate; an upheld appeal reinstates)
-    provisioned, active, suspended → revoked (final)
-    active, suspended → expired (re-vetting overdue); expired → in_review (re-vet)
+    approved, provisioned, active, suspended → revoked (final)
+    active, suspended → expired (re-vetting overdue); expired → submitted (re-vet)
+
+Review is reached only through screening, so an application in review has always been
+screened since it was last (re-)submitted.
 """
 
 from __future__ import annotations
@@ -53,13 +57,14 @@ TRANSITIONS: dict[Action, tuple[frozenset[AppStatus], AppStatus]] = {
     Action.ACTIVATE: (frozenset({S.PROVISIONED}), S.ACTIVE),
     Action.SUSPEND: (frozenset({S.ACTIVE}), S.SUSPENDED),
     Action.REINSTATE: (frozenset({S.SUSPENDED}), S.ACTIVE),
-    Action.REVOKE: (frozenset({S.PROVISIONED, S.ACTIVE, S.SUSPENDED}), S.REVOKED),
+    Action.REVOKE: (frozenset({S.APPROVED, S.PROVISIONED, S.ACTIVE, S.SUSPENDED}), S.REVOKED),
     Action.EXPIRE: (frozenset({S.ACTIVE, S.SUSPENDED}), S.EXPIRED),
-    Action.REVET: (frozenset({S.EXPIRED}), S.IN_REVIEW),
+    Action.REVET: (frozenset({S.EXPIRED}), S.SUBMITTED),
 }
 
-APPEALABLE: dict[AppStatus, AppStatus] = {S.REJECTED: S.IN_REVIEW, S.SUSPENDED: S.ACTIVE}
-"""What an upheld appeal restores: a rejection goes back to review, a suspension ends."""
+APPEALABLE: dict[AppStatus, AppStatus] = {S.REJECTED: S.SUBMITTED, S.SUSPENDED: S.ACTIVE}
+"""What an upheld appeal restores: a rejection is submitted again (to be screened
+afresh), a suspension ends."""
 
 FINAL = frozenset({S.REVOKED})
 

@@ -186,6 +186,10 @@ def vetting_router(
     async def reject(application_id: str, body: ReasonIn, caller: Review) -> dict[str, Any]:
         return (await decisions.reject(caller.actor, application_id, body.reason)).document()
 
+    @router.post("/applications/{application_id}/revet")
+    async def revet(application_id: str, body: ReasonIn, caller: Review) -> dict[str, Any]:
+        return (await decisions.revet(caller.actor, application_id, body.reason)).document()
+
     @router.post("/applications/{application_id}/provision")
     async def provision(application_id: str, caller: Provision) -> dict[str, Any]:
         app, password = await decisions.provision(caller.actor, application_id)

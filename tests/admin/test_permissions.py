@@ -86,6 +86,7 @@ ROUTES: dict[str, P | str] = {
     "POST /v1/applications/{application_id}/approve": P.APPLICATIONS_APPROVE,
     "POST /v1/applications/{application_id}/reject": P.APPLICATIONS_REVIEW,
     "POST /v1/applications/{application_id}/provision": P.ORGS_WRITE,
+    "POST /v1/applications/{application_id}/revet": P.APPLICATIONS_REVIEW,
     "POST /v1/applications/{application_id}/activate": P.ORGS_WRITE,
     "POST /v1/applications/{application_id}/suspend": P.ORGS_SUSPEND,
     "POST /v1/applications/{application_id}/reinstate": P.ORGS_SUSPEND,

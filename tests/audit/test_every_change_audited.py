@@ -60,6 +60,7 @@ AUDITED_COMMANDS = {
     "applications email-link": "application.step",
     "applications approve": "application.step",
     "applications reject": "application.step",
+    "applications revet": "application.step",
     "applications appeal": "application.step",
     "screening adjudicate": "screening.hit_adjudicated",
     "terms publish": "terms.published",

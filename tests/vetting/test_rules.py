@@ -61,6 +61,8 @@ async def ip(tmp_path: Path, upstream_url: str, smtp_server: LocalSmtp) -> Async
             ACTOR, "cyber-pro", ModelSpec(upstream_url, "echo", risk={"cyber": "high"})
         )
         await s.vetting_checks.publish_terms(ACTOR, "v1", "Terms.")
+        fixtures = Path(__file__).parents[1] / "screening" / "fixtures"
+        await s.screening.import_file(ACTOR, fixtures / "sdn" / "sdn.csv", "sdn")
         yield app
 
 
@@ -138,7 +140,7 @@ async def test_an_upheld_appeal_reverses_the_decision(ip: InProcess) -> None:
         await s.aftercare.appeal(ACTOR, app.id, "again")  # one pending at a time
     decided = await s.aftercare.decide_appeal("operator:ann", appeal["id"], True, "they suffice")
     assert decided["outcome"] == "upheld"
-    assert (await s.applications.get(app.id)).status is AppStatus.IN_REVIEW
+    assert (await s.applications.get(app.id)).status is AppStatus.SUBMITTED  # screened again
     with pytest.raises(InvalidState):
         await s.aftercare.decide_appeal("operator:ann", appeal["id"], False, "changed my mind")
 
@@ -167,6 +169,14 @@ async def test_revetting_reminds_then_expires(ip: InProcess, smtp_server: LocalS
     assert provisioned.org_id is not None
     assert (await s.organizations.get(provisioned.org_id)).status.value == "suspended"
 
+    revetted = await s.decisions.revet("operator:rev", app_id, "annual re-vetting")
+    assert revetted.status is AppStatus.SUBMITTED
+    assert (revetted.domain_verified_at, revetted.terms_accepted_at, revetted.grant) == (
+        None,
+        None,
+        None,
+    )
+
 
 async def test_the_newest_terms_and_list_snapshot_win_even_at_the_same_instant(
     ip: InProcess,
@@ -181,3 +191,37 @@ async def test_the_newest_terms_and_list_snapshot_win_even_at_the_same_instant(
         await s.screening.import_file(ACTOR, fixtures / name, "csl")
         found = await s.screening.check("Northwind Analytics LLC")
         assert bool(found) == (name == "csl_v2.csv")
+
+
+async def test_screening_without_any_list_is_refused(tmp_path: Path, upstream_url: str) -> None:
+    """Fail closed: with no list imported nothing is screened, so nothing reaches review."""
+    async with in_process(tmp_path / "empty") as app:
+        s = app.services
+        await s.models.add(ACTOR, "cyber-pro", ModelSpec(upstream_url, "echo"))
+        submitted = await s.applications.submit(ACTOR, form())
+        with pytest.raises(InvalidState) as refused:
+            await s.applications.screen("operator:rev", submitted.id)
+        assert "no denied-party list" in refused.value.message
+        assert (await s.applications.get(submitted.id)).status is AppStatus.SUBMITTED
+
+
+async def test_a_changed_list_entry_raises_a_new_hit_despite_an_earlier_adjudication(
+    ip: InProcess, tmp_path: Path
+) -> None:
+    s = ip.services
+    fixtures = Path(__file__).parents[1] / "screening" / "fixtures"
+    await s.screening.import_file(ACTOR, fixtures / "csl.csv", "csl")
+    app = await s.applications.submit(ACTOR, form())  # officer "Ivan Ivanov"
+    _, hits = await s.applications.screen("operator:rev", app.id)
+    [ivanov] = [h for h in hits if h.entry_name.startswith("IVANOV")]
+    await s.screening.adjudicate("operator:rev", ivanov.id, "false_positive", "other person")
+    changed = (
+        (fixtures / "csl.csv")
+        .read_text(encoding="utf-8")
+        .replace("Иванов Иван Сергеевич", "Иванов Иван Сергеевич; Ivan the Listed")
+    )
+    (tmp_path / "csl.csv").write_text(changed, encoding="utf-8")
+    _, alerts = await s.screening.import_file(ACTOR, tmp_path / "csl.csv", "csl")
+    assert [a.application_id for a in alerts] == [app.id]
+    reopened = await s.screening.hits(app.id, "open")
+    assert [h.subject for h in reopened] == ["officer"]

@@ -140,7 +140,7 @@ async def test_an_application_becomes_an_organization_whose_key_works(
     assert shown["terms"]["version"] == "2026-11"
     assert shown["terms"]["text"] == TERMS
     wrong = await ip.client.post(link.group(1), json={"accept_terms_version": "2025-01"})
-    assert (wrong.status_code, wrong.json()["error"]["param"]) == (400, "terms_version")
+    assert (wrong.status_code, wrong.json()["error"]["param"]) == (400, "accept_terms_version")
     confirmed = await ip.client.post(link.group(1), json={"accept_terms_version": "2026-11"})
     assert confirmed.status_code == 200
     assert confirmed.json()["email_verified"] is True
