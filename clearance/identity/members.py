@@ -50,46 +50,58 @@ class Members:
     ) -> tuple[Member, str | None]:
         """Add a member; officers and admins also get a portal account whose initial
         password is returned (once)."""
-        email = validation.email(email)
         async with self._db.transaction() as conn:
-            organization = await find_org(conn, org)
-            if await conn.scalar(sa.select(_members.id).where(_members.email == email)):
-                raise AlreadyExists(f"{email} is already a member of an organization")
-            member = Member(
-                id=new_id("mem"),
-                org_id=organization.id,
-                name=validation.display_name(name, "name"),
-                email=email,
-                role=role,
-                verification=Verification.NONE,
-                status=Status.ACTIVE,
-                created_at=self._clock.now(),
+            return await self.add_in(conn, actor, org, name, email, role)
+
+    async def add_in(
+        self,
+        conn: AsyncConnection,
+        actor: str,
+        org: str,
+        name: str,
+        email: str,
+        role: MemberRole,
+        verification: Verification = Verification.NONE,
+    ) -> tuple[Member, str | None]:
+        """:meth:`add` in the caller's transaction (``verification`` already done, for
+        an officer whose address vetting proved)."""
+        email = validation.email(email)
+        organization = await find_org(conn, org)
+        if await conn.scalar(sa.select(_members.id).where(_members.email == email)):
+            raise AlreadyExists(f"{email} is already a member of an organization")
+        member = Member(
+            id=new_id("mem"),
+            org_id=organization.id,
+            name=validation.display_name(name, "name"),
+            email=email,
+            role=role,
+            verification=verification,
+            status=Status.ACTIVE,
+            created_at=self._clock.now(),
+            created_by=actor,
+        )
+        await conn.execute(
+            members_table.insert().values(
+                id=member.id,
+                org_id=member.org_id,
+                name=member.name,
+                email=member.email,
+                role=role.value,
+                verification=member.verification.value,
+                status=member.status.value,
+                created_at=member.created_at,
                 created_by=actor,
             )
-            await conn.execute(
-                members_table.insert().values(
-                    id=member.id,
-                    org_id=member.org_id,
-                    name=member.name,
-                    email=member.email,
-                    role=role.value,
-                    verification=member.verification.value,
-                    status=member.status.value,
-                    created_at=member.created_at,
-                    created_by=actor,
-                )
-            )
-            initial = None
-            if role in PORTAL_ROLES:
-                initial = passwords.generate()
-                await self._logins.create(conn, "member", member.id, email, initial)
-            await self._audit.append(
-                conn,
-                MemberAdded(
-                    actor=actor, member_id=member.id, org_id=member.org_id, role=role.value
-                ),
-            )
-            await changes.bump(conn, MEMBERS_TOPIC)
+        )
+        initial = None
+        if role in PORTAL_ROLES:
+            initial = passwords.generate()
+            await self._logins.create(conn, "member", member.id, email, initial)
+        await self._audit.append(
+            conn,
+            MemberAdded(actor=actor, member_id=member.id, org_id=member.org_id, role=role.value),
+        )
+        await changes.bump(conn, MEMBERS_TOPIC)
         return member, initial
 
     async def get(self, member_id: str) -> Member:

@@ -41,20 +41,29 @@ class Organizations:
         """Admit an organization without vetting: an operator's recorded bypass."""
         return await self._admit(actor, name, country, reason, tier, "direct")
 
-    async def admit_vetted(
-        self, actor: str, name: str, country: str, application_id: str, tier: int = 1
+    async def admit_vetted_in(
+        self, conn: AsyncConnection, actor: str, name: str, country: str, application_id: str
     ) -> Organization:
-        """Create the organization an approved application is provisioned as."""
-        return await self._admit(
-            actor, name, country, f"application {application_id}", tier, "vetted"
-        )
+        """Create the organization an approved application is provisioned as, in the
+        caller's transaction."""
+        org = self._new(actor, name, country, f"application {application_id}", 1, "vetted")
+        await self._insert(conn, actor, org)
+        return org
 
     async def _admit(
         self, actor: str, name: str, country: str, reason: str, tier: int, admission: str
     ) -> Organization:
+        org = self._new(actor, name, country, reason, tier, admission)
+        async with self._db.transaction() as conn:
+            await self._insert(conn, actor, org)
+        return org
+
+    def _new(
+        self, actor: str, name: str, country: str, reason: str, tier: int, admission: str
+    ) -> Organization:
         if tier not in (1, 2, 3):
             raise InvalidInput("tier must be 1, 2 or 3", "tier")
-        org = Organization(
+        return Organization(
             id=new_id("org"),
             name=validation.display_name(name, "name"),
             country=validation.country_code(country),
@@ -65,36 +74,36 @@ class Organizations:
             created_at=self._clock.now(),
             created_by=actor,
         )
-        async with self._db.transaction() as conn:
-            if await conn.scalar(sa.select(_orgs.id).where(_orgs.name == org.name)) is not None:
-                raise AlreadyExists(f"an organization named {org.name!r} already exists")
-            await conn.execute(
-                organizations_table.insert().values(
-                    id=org.id,
-                    name=org.name,
-                    country=org.country,
-                    tier=org.tier,
-                    status=org.status.value,
-                    admission=org.admission,
-                    admission_reason=org.admission_reason,
-                    created_at=org.created_at,
-                    created_by=actor,
-                )
+
+    async def _insert(self, conn: AsyncConnection, actor: str, org: Organization) -> None:
+        if await conn.scalar(sa.select(_orgs.id).where(_orgs.name == org.name)) is not None:
+            raise AlreadyExists(f"an organization named {org.name!r} already exists")
+        await conn.execute(
+            organizations_table.insert().values(
+                id=org.id,
+                name=org.name,
+                country=org.country,
+                tier=org.tier,
+                status=org.status.value,
+                admission=org.admission,
+                admission_reason=org.admission_reason,
+                created_at=org.created_at,
+                created_by=actor,
             )
-            await self._audit.append(
-                conn,
-                OrganizationAdmitted(
-                    actor=actor,
-                    org_id=org.id,
-                    name=org.name,
-                    country=org.country,
-                    tier=org.tier,
-                    admission=org.admission,
-                    reason=org.admission_reason,
-                ),
-            )
-            await changes.bump(conn, ORGS_TOPIC)
-        return org
+        )
+        await self._audit.append(
+            conn,
+            OrganizationAdmitted(
+                actor=actor,
+                org_id=org.id,
+                name=org.name,
+                country=org.country,
+                tier=org.tier,
+                admission=org.admission,
+                reason=org.admission_reason,
+            ),
+        )
+        await changes.bump(conn, ORGS_TOPIC)
 
     async def set_status(
         self, actor: str, org: str, status: OrgStatus, reason: str

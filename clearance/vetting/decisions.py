@@ -29,8 +29,6 @@ from clearance.identity.models import (
     MemberRole,
     OrgStatus,
     Verification,
-    members_table,
-    organizations_table,
 )
 from clearance.identity.organizations import Organizations
 from clearance.limits.models import scoped_from_document
@@ -203,68 +201,51 @@ class Decisions:
         return await self._move(actor, application_id, Action.REJECT, reason, clear_approvals=True)
 
     async def provision(self, actor: str, application_id: str) -> tuple[Application, str | None]:
-        """Create the organization and its officer's account (nothing more: its
-        entitlements come with activation, keys are the officer's to make). Returns the
-        officer's initial portal password, shown once."""
-        app = await self.get(application_id)
-        if app.status is not AppStatus.APPROVED:
-            raise InvalidState(
-                f"only an approved application can be provisioned; this one is {app.status.value}"
-            )
-        form = app.form
-        async with self._db.read() as conn:
+        """Create the organization and its officer's account — nothing more: its
+        entitlements come with activation, keys are the officer's to make — in one
+        transaction. Returns the officer's initial portal password, shown once (none
+        for a re-vetted application, whose organization and officer exist)."""
+        async with self._db.transaction() as conn:
+            app = await load(conn, application_id, lock=True)
+            states.target(Action.PROVISION, app.status)
             unsettled = [h for h in await hits_of(conn, app.id) if h.status != "false_positive"]
             if unsettled:
                 raise InvalidState(
                     f"{len(unsettled)} screening hit(s) raised since approval are open or true "
                     "matches: settle them (or revoke) before provisioning"
                 )
-        if app.org_id is not None:  # re-vetted: the organization and officer exist
-            async with self._db.transaction() as conn:
-                app = await load(conn, application_id, lock=True)
-                moved = await step(
-                    conn,
-                    self._audit,
-                    app,
-                    Action.PROVISION,
-                    actor,
-                    self._clock.now(),
-                    None,
-                    {"org_id": app.org_id, "revetted": True},
-                )
-            return moved, None
-        async with self._db.read() as conn:
-            if await conn.scalar(
-                sa.select(members_table.c.id).where(members_table.c.email == form.officer.email)
-            ):
-                raise InvalidState(f"{form.officer.email} is already a member of an organization")
-            if await conn.scalar(
-                sa.select(organizations_table.c.id).where(
-                    organizations_table.c.name == form.legal_name
-                )
-            ):
-                raise InvalidState(f"an organization named {form.legal_name!r} already exists")
-        org = await self._orgs.admit_vetted(
-            actor, form.legal_name, form.headquarters_country, app.id
-        )
-        officer, password = await self._members.add(
-            actor, org.id, form.officer.name, form.officer.email, MemberRole.OFFICER
-        )
-        await self._members.verify(actor, officer.id, Verification.EMAIL)
-        async with self._db.transaction() as conn:
-            app = await load(conn, application_id, lock=True)
-            await step(
+            now = self._clock.now()
+            if app.org_id is not None:  # re-vetted: the organization and officer exist
+                detail: dict[str, Any] = {"org_id": app.org_id, "revetted": True}
+                return await step(
+                    conn, self._audit, app, Action.PROVISION, actor, now, None, detail
+                ), None
+            form = app.form
+            org = await self._orgs.admit_vetted_in(
+                conn, actor, form.legal_name, form.headquarters_country, app.id
+            )
+            officer, password = await self._members.add_in(
+                conn,
+                actor,
+                org.id,
+                form.officer.name,
+                form.officer.email,
+                MemberRole.OFFICER,
+                Verification.EMAIL,  # vetting proved the address
+            )
+            detail = {"org_id": org.id, "officer_member_id": officer.id}
+            moved = await step(
                 conn,
                 self._audit,
                 app,
                 Action.PROVISION,
                 actor,
-                self._clock.now(),
+                now,
                 None,
-                {"org_id": org.id, "officer_member_id": officer.id},
+                detail,
                 {"org_id": org.id},
             )
-            return await load(conn, application_id), password
+            return moved, password
 
     async def activate(self, actor: str, application_id: str) -> Application:
         """Grant the approved entitlements (expiring when re-vetting is due)."""
