@@ -41,54 +41,65 @@ class Entitlements:
     ) -> Entitlement:
         """Entitle ``org`` to ``model``, unlocking ``purposes``, within ``limits``
         (``{scope: {limit: n}}``, see ``clearance.limits.models``)."""
+        async with self._db.transaction() as conn:
+            return await self.grant_in(conn, actor, org, model, purposes, expires_at, limits)
+
+    async def grant_in(
+        self,
+        conn: AsyncConnection,
+        actor: str,
+        org: str,
+        model: str,
+        purposes: list[str],
+        expires_at: datetime | None = None,
+        limits: dict[str, dict[str, int]] | None = None,
+    ) -> Entitlement:
+        """:meth:`grant` in the caller's transaction."""
         chosen = domains.purposes(purposes)
         scoped = scoped_from_document(limits or {})
         now = self._clock.now()
         if expires_at is not None and expires_at <= now:
             raise InvalidInput("expires_at must be in the future", "expires_at")
-        async with self._db.transaction() as conn:
-            organization = await find_org(conn, org)
-            known = await conn.scalar(
-                sa.select(models_table.c.id).where(models_table.c.name == model)
-            )
-            if known is None:
-                raise InvalidInput(f"unknown model {model!r}", "model")
-            entitlement = Entitlement(
-                id=new_id("ent"),
-                org_id=organization.id,
+        organization = await find_org(conn, org)
+        known = await conn.scalar(sa.select(models_table.c.id).where(models_table.c.name == model))
+        if known is None:
+            raise InvalidInput(f"unknown model {model!r}", "model")
+        entitlement = Entitlement(
+            id=new_id("ent"),
+            org_id=organization.id,
+            model=model,
+            purposes=chosen,
+            limits=scoped,
+            created_at=now,
+            created_by=actor,
+            expires_at=expires_at,
+            revoked_at=None,
+        )
+        await conn.execute(
+            entitlements_table.insert().values(
+                id=entitlement.id,
+                org_id=entitlement.org_id,
                 model=model,
-                purposes=chosen,
-                limits=scoped,
+                purposes=list(chosen),
+                limits={scope: value.document() for scope, value in scoped.items()},
                 created_at=now,
                 created_by=actor,
                 expires_at=expires_at,
-                revoked_at=None,
             )
-            await conn.execute(
-                entitlements_table.insert().values(
-                    id=entitlement.id,
-                    org_id=entitlement.org_id,
-                    model=model,
-                    purposes=list(chosen),
-                    limits={scope: value.document() for scope, value in scoped.items()},
-                    created_at=now,
-                    created_by=actor,
-                    expires_at=expires_at,
-                )
-            )
-            await self._audit.append(
-                conn,
-                EntitlementGranted(
-                    actor=actor,
-                    entitlement_id=entitlement.id,
-                    org_id=entitlement.org_id,
-                    model=model,
-                    purposes=chosen,
-                    limits={scope: value.document() for scope, value in scoped.items()},
-                    expires_at=expires_at,
-                ),
-            )
-            await changes.bump(conn, ENTITLEMENTS_TOPIC)
+        )
+        await self._audit.append(
+            conn,
+            EntitlementGranted(
+                actor=actor,
+                entitlement_id=entitlement.id,
+                org_id=entitlement.org_id,
+                model=model,
+                purposes=chosen,
+                limits={scope: value.document() for scope, value in scoped.items()},
+                expires_at=expires_at,
+            ),
+        )
+        await changes.bump(conn, ENTITLEMENTS_TOPIC)
         return entitlement
 
     async def revoke(self, actor: str, entitlement_id: str) -> None:

@@ -248,34 +248,36 @@ class Decisions:
             return moved, password
 
     async def activate(self, actor: str, application_id: str) -> Application:
-        """Grant the approved entitlements (expiring when re-vetting is due)."""
-        app = await self.get(application_id)
-        if app.status is not AppStatus.PROVISIONED or app.org_id is None or app.grant is None:
-            raise InvalidState(
-                f"only a provisioned application can be activated; this one is {app.status.value}"
-            )
-        async with self._db.read() as conn:
+        """Grant the approved entitlements (expiring when re-vetting is due), all in
+        one transaction with the step."""
+        async with self._db.transaction() as conn:
+            app = await load(conn, application_id, lock=True)
+            states.target(Action.ACTIVATE, app.status)
+            if app.org_id is None or app.grant is None:
+                raise InvalidState("the application was never provisioned")
             if any(h.status != "false_positive" for h in await hits_of(conn, app.id)):
                 raise InvalidState("screening hits are open or true matches: settle them first")
-        if app.revet_due_at is not None and app.revet_due_at <= self._clock.now():
-            raise InvalidState("the approval has run out (re-vetting is due); re-vet first")
-        granted = []
-        for model, plan in app.grant["models"].items():
-            entitlement = await self._entitlements.grant(
-                actor,
-                app.org_id,
-                model,
-                plan["purposes"],
-                app.revet_due_at,
-                plan.get("limits") or None,
-            )
-            granted.append(entitlement.id)
-        current = await self._orgs.get(app.org_id)
+            now = self._clock.now()
+            if app.revet_due_at is not None and app.revet_due_at <= now:
+                raise InvalidState("the approval has run out (re-vetting is due); re-vet first")
+            granted = []
+            for model, plan in app.grant["models"].items():
+                entitlement = await self._entitlements.grant_in(
+                    conn,
+                    actor,
+                    app.org_id,
+                    model,
+                    plan["purposes"],
+                    app.revet_due_at,
+                    plan.get("limits") or None,
+                )
+                granted.append(entitlement.id)
+            detail = {"entitlements": granted}
+            moved = await step(conn, self._audit, app, Action.ACTIVATE, actor, now, None, detail)
+        current = await self._orgs.get(moved.org_id or "")
         if current.status is OrgStatus.SUSPENDED:  # re-vetted after expiry
-            await self._orgs.set_status(actor, app.org_id, OrgStatus.ACTIVE, "re-vetted")
-        return await self._move(
-            actor, application_id, Action.ACTIVATE, None, {"entitlements": granted}
-        )
+            await self._orgs.set_status(actor, current.id, OrgStatus.ACTIVE, "re-vetted")
+        return moved
 
     async def suspend(self, actor: str, application_id: str, reason: str) -> Application:
         return await self.with_org(
