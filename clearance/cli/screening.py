@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -23,8 +23,7 @@ from clearance.cli.common import (
 )
 from clearance.screening.entries import ListFormatError
 from clearance.screening.formats import load
-from clearance.screening.matcher import Match, ScreeningIndex
-from clearance.vetting.views import hit_document, vars_of
+from clearance.screening.matcher import ScreeningIndex
 
 screening_app = typer.Typer(help="Denied-party screening lists and hits.", no_args_is_help=True)
 terms_app = typer.Typer(help="Versioned terms of access.", no_args_is_help=True)
@@ -47,7 +46,7 @@ def import_list(
         lambda s, c: s.screening.import_file(c.actor, file.resolve(), format),
     )
     if output is Output.JSON:
-        print_json({"snapshot": snapshot, "alerts": [vars_of(a) for a in alerts]})
+        print_json({"snapshot": snapshot, "alerts": [a.document() for a in alerts]})
         return
     console.print(
         f"Imported {snapshot['entries']} entries from {snapshot['file_name']} as snapshot "
@@ -55,20 +54,6 @@ def import_list(
     )
     for alert in alerts:
         console.print(f"alert {alert.id}: {alert.summary}", highlight=False, markup=False)
-
-
-def _match_document(match: Match) -> dict[str, Any]:
-    return {
-        "score": round(match.score, 4),
-        "entry": f"{match.entry.source}:{match.entry.entry_id}",
-        "name": match.entry.name,
-        "matched_name": match.matched_name,
-        "kind": match.entry.kind,
-        "countries": list(match.entry.countries),
-        "list": match.entry.list_name,
-        "programs": list(match.entry.programs),
-        "why": list(match.why),
-    }
 
 
 @screening_app.command("check")
@@ -101,7 +86,7 @@ def check(
             lambda s, c: s.screening.check(name, country, threshold),
         )
     if output is Output.JSON:
-        print_json([_match_document(m) for m in matches])
+        print_json([m.document() for m in matches])
         return
     if not matches:
         console.print("No candidate matches.")
@@ -154,7 +139,7 @@ def hits(
         lambda s, c: s.screening.hits(application, status),
     )
     if output is Output.JSON:
-        print_json([hit_document(h) for h in found])
+        print_json([h.document() for h in found])
         return
     table = Table("id", "application", "subject", "name", "matched", "score", "status")
     for hit in found:
@@ -193,7 +178,7 @@ def alerts(data_dir: DataDir = None, output: OutputOption = Output.TEXT) -> None
         settings_for(data_dir), P.APPLICATIONS_READ, lambda s, c: s.screening.alerts("open")
     )
     if output is Output.JSON:
-        print_json([vars_of(a) for a in found])
+        print_json([a.document() for a in found])
         return
     for alert in found:
         console.print(

@@ -29,7 +29,6 @@ from clearance.container import Services
 from clearance.errors import ClearanceError
 from clearance.limits.models import parse_assignments
 from clearance.vetting.models import Application
-from clearance.vetting.views import hit_document
 
 applications_app = typer.Typer(
     help="Applications for access: intake, review, decision.", no_args_is_help=True
@@ -102,7 +101,7 @@ def show(application: AppId, data_dir: DataDir = None, output: OutputOption = Ou
 
     app, hits, history = _run(data_dir, P.APPLICATIONS_READ, work)
     if output is Output.JSON:
-        print_json({**app.document(), "hits": [hit_document(h) for h in hits], "history": history})
+        print_json({**app.document(), "hits": [h.document() for h in hits], "history": history})
         return
     _show(app, output)
     for hit in hits:
@@ -129,7 +128,7 @@ def screen(
     app, hits = _run(
         data_dir, P.APPLICATIONS_REVIEW, lambda s, c: s.applications.screen(c.actor, application)
     )
-    _show(app, output, {"hits": [hit_document(h) for h in hits]})
+    _show(app, output, {"hits": [h.document() for h in hits]})
     if output is Output.TEXT:
         for hit in hits:
             console.print(

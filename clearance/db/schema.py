@@ -51,3 +51,9 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
 
 JSONValue = sa.JSON().with_variant(sa.JSON(none_as_null=True), "postgresql")
+
+
+def row_document(row: Any, leave_out: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A row as a plain dict, keyed by ``str`` column names (JSON encoders refuse
+    SQLAlchemy's own key type)."""
+    return {str(k): v for k, v in row._mapping.items() if k not in leave_out}

@@ -12,7 +12,7 @@ import heapq
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from rapidfuzz import fuzz, process
 
@@ -52,6 +52,20 @@ class Match:
     query_normalized: str
     matched_normalized: str
     why: tuple[str, ...]
+
+    def document(self) -> dict[str, Any]:
+        """What the CLI and the admin API show of a match."""
+        return {
+            "score": round(self.score, 4),
+            "entry": f"{self.entry.source}:{self.entry.entry_id}",
+            "name": self.entry.name,
+            "matched_name": self.matched_name,
+            "kind": self.entry.kind,
+            "countries": list(self.entry.countries),
+            "list": self.entry.list_name,
+            "programs": list(self.entry.programs),
+            "why": list(self.why),
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,6 +101,23 @@ class Hit:
     adjudicated_by: str | None
     reason: str | None
 
+    def document(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "application_id": self.application_id,
+            "subject": self.subject,
+            "subject_name": self.subject_name,
+            "entry": self.entry_key,
+            "entry_name": self.entry_name,
+            "list": self.list_name,
+            "score": self.score,
+            "why": self.why,
+            "status": self.status,
+            "raised_by": self.raised_by,
+            "adjudicated_by": self.adjudicated_by,
+            "reason": self.reason,
+        }
+
     @classmethod
     def from_row(cls, row: Any) -> Hit:
         m = row._mapping
@@ -133,6 +150,9 @@ class Alert:
     evidence: dict[str, Any]
     status: str
     created_at: datetime
+
+    def document(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
     def from_row(cls, row: Any) -> Alert:

@@ -16,6 +16,7 @@ from clearance import validation
 from clearance.audit.services import AuditLog
 from clearance.clock import Clock
 from clearance.db.database import Database
+from clearance.db.schema import row_document
 from clearance.errors import InvalidInput, InvalidState, NotFound
 from clearance.ids import new_id
 from clearance.screening.entries import LIST_FORMATS, ListFormatError
@@ -121,7 +122,7 @@ class Screening:
     async def snapshots(self) -> list[dict[str, object]]:
         async with self._db.read() as conn:
             rows = await conn.execute(sa.select(snapshots_table).order_by(_snap.seq))
-            return [{str(k): v for k, v in row._mapping.items()} for row in rows]
+            return [row_document(row) for row in rows]
 
     async def index(self) -> ScreeningIndex:
         """An index over the newest snapshot of each list (rebuilt when one changes)."""

@@ -16,6 +16,7 @@ from clearance import validation
 from clearance.audit.services import AuditLog
 from clearance.clock import Clock
 from clearance.db.database import Database
+from clearance.db.schema import row_document
 from clearance.errors import InvalidState, NotFound
 from clearance.identity.models import OrgStatus
 from clearance.identity.organizations import Organizations
@@ -126,9 +127,7 @@ class Aftercare:
             query = sa.select(appeals_table).order_by(_appeals.filed_at)
             if application_id is not None:
                 query = query.where(_appeals.application_id == application_id)
-            return [
-                {str(k): v for k, v in row._mapping.items()} for row in await conn.execute(query)
-            ]
+            return [row_document(row) for row in await conn.execute(query)]
 
     # Re-vetting
 
@@ -196,4 +195,4 @@ async def _appeal(conn: AsyncConnection, appeal_id: str, lock: bool = False) -> 
     row = (await conn.execute(query.with_for_update() if lock else query)).first()
     if row is None:
         raise NotFound(f"no appeal {appeal_id!r}")
-    return {str(k): v for k, v in row._mapping.items()}
+    return row_document(row)

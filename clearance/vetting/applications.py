@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from clearance.audit.services import AuditLog
 from clearance.clock import Clock
 from clearance.db.database import Database
+from clearance.db.schema import row_document
 from clearance.errors import InvalidInput, InvalidState, NotFound
 from clearance.ids import new_id
 from clearance.registry.jurisdictions import CountryTables, load_preset
@@ -219,10 +220,7 @@ class Applications:
                 .where(_history.application_id == application_id)
                 .order_by(_history.id)
             )
-            return [
-                {str(k): v for k, v in row._mapping.items() if k not in {"id", "application_id"}}
-                for row in rows
-            ]
+            return [row_document(row, frozenset({"id", "application_id"})) for row in rows]
 
     async def hits(self, application_id: str) -> builtins.list[Hit]:
         async with self._db.read() as conn:

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from clearance.accounts.models import Caller
 from clearance.accounts.permissions import Permission as P
 from clearance.admin.auth import AdminAuth
-from clearance.screening.models import Hit
 from clearance.screening.service import Screening
 from clearance.vetting.aftercare import Aftercare
 from clearance.vetting.applications import Applications
@@ -64,24 +63,6 @@ class TermsIn(BaseModel):
     text: str = Field(max_length=200_000)
 
 
-def hit_document(hit: Hit) -> dict[str, Any]:
-    return {
-        "id": hit.id,
-        "application_id": hit.application_id,
-        "subject": hit.subject,
-        "subject_name": hit.subject_name,
-        "entry": hit.entry_key,
-        "entry_name": hit.entry_name,
-        "list": hit.list_name,
-        "score": hit.score,
-        "why": hit.why,
-        "status": hit.status,
-        "raised_by": hit.raised_by,
-        "adjudicated_by": hit.adjudicated_by,
-        "reason": hit.reason,
-    }
-
-
 def vetting_router(
     auth: AdminAuth,
     applications: Applications,
@@ -116,7 +97,7 @@ def vetting_router(
         app = await applications.get(application_id)
         return {
             **app.document(),
-            "hits": [hit_document(h) for h in await applications.hits(application_id)],
+            "hits": [h.document() for h in await applications.hits(application_id)],
             "history": await applications.history(application_id),
             "appeals": await aftercare.appeals(application_id),
         }
@@ -124,13 +105,12 @@ def vetting_router(
     @router.post("/applications/{application_id}/screen")
     async def screen(application_id: str, caller: Review) -> dict[str, Any]:
         app, hits = await applications.screen(caller.actor, application_id)
-        return {**app.document(), "hits": [hit_document(h) for h in hits]}
+        return {**app.document(), "hits": [h.document() for h in hits]}
 
     @router.post("/screening/hits/{hit_id}/adjudicate")
     async def adjudicate(hit_id: str, body: AdjudicationIn, caller: Review) -> dict[str, Any]:
-        return hit_document(
-            await screening.adjudicate(caller.actor, hit_id, body.decision, body.reason)
-        )
+        hit = await screening.adjudicate(caller.actor, hit_id, body.decision, body.reason)
+        return hit.document()
 
     @router.get("/screening/check")
     async def check(
@@ -138,23 +118,13 @@ def vetting_router(
         name: Annotated[str, Query(max_length=512)],
         country: Annotated[str | None, Query(max_length=2)] = None,
     ) -> list[dict[str, Any]]:
-        return [
-            {
-                "score": round(m.score, 4),
-                "entry": f"{m.entry.source}:{m.entry.entry_id}",
-                "name": m.entry.name,
-                "matched_name": m.matched_name,
-                "list": m.entry.list_name,
-                "why": list(m.why),
-            }
-            for m in await screening.check(name, country)
-        ]
+        return [m.document() for m in await screening.check(name, country)]
 
     @router.get("/alerts")
     async def alerts(
         _c: Read, status: Annotated[str | None, Query(pattern="^(open|closed)$")] = "open"
     ) -> list[dict[str, Any]]:
-        return [vars_of(a) for a in await screening.alerts(status)]
+        return [a.document() for a in await screening.alerts(status)]
 
     @router.post("/applications/{application_id}/domain-challenge")
     async def domain_challenge(application_id: str, caller: Review) -> dict[str, Any]:
@@ -230,7 +200,3 @@ def vetting_router(
         return await aftercare.revetting(caller.actor, timedelta(days=reminder_days))
 
     return router
-
-
-def vars_of(value: Any) -> dict[str, Any]:
-    return {name: getattr(value, name) for name in value.__dataclass_fields__}
