@@ -9,6 +9,7 @@ from clearance.cli.audit import audit_app
 from clearance.cli.cases import cases_app
 from clearance.cli.identity import keys_app, orgs_app
 from clearance.cli.members import end_users_app, entitlements_app, members_app, services_app
+from clearance.cli.monitor import monitor_app
 from clearance.cli.policy import apply_program_command, export_program_command, policy_app
 from clearance.cli.registry import models_app
 from clearance.cli.screening import screening_app, terms_app
@@ -34,6 +35,7 @@ app.add_typer(end_users_app, name="end-users")
 app.add_typer(entitlements_app, name="entitlements")
 app.add_typer(operators_app, name="operators")
 app.add_typer(cases_app, name="cases")
+app.add_typer(monitor_app, name="monitor")
 app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
 app.add_typer(applications_app, name="applications")

@@ -83,6 +83,7 @@ UNAUDITED_COMMANDS = {
     "serve",
     "demo",
     "db upgrade",
+    "monitor classify",
     "models list",
     "orgs list",
     "members list",

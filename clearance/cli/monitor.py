@@ -1,0 +1,106 @@
+"""``clearance monitor …``: content screening from the command line.
+
+``classify`` scores a file of texts with either stage, so operators can try
+thresholds on their own data and the classifiers can be measured on their own. It
+needs no installation: the models ship with Clearance.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import orjson
+import typer
+
+from clearance.cli.common import fail
+
+monitor_app = typer.Typer(help="Usage monitoring: content screening.", no_args_is_help=True)
+
+STAGES = ("inline", "deep")
+BATCH = 64
+MAX_PROBLEMS = 10
+
+
+def read_texts(source: TextIO, name: str) -> list[tuple[Any, str]]:
+    """``(id, text)`` for each line of ``{"id": …, "text": …}``; blank lines are skipped.
+    Every line is checked before anything is classified, and every problem (up to ten)
+    is reported with its line number."""
+    items: list[tuple[Any, str]] = []
+    problems: list[str] = []
+    for number, line in enumerate(source, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            problems.append(f"{name}:{number}: not JSON ({exc})")
+            continue
+        if not isinstance(row, dict):
+            problems.append(f"{name}:{number}: expected an object with 'id' and 'text'")
+        elif not isinstance(row.get("id"), str | int) or isinstance(row.get("id"), bool):
+            problems.append(f"{name}:{number}: 'id' must be a string or an integer")
+        elif not isinstance(row.get("text"), str):
+            problems.append(f"{name}:{number}: 'text' must be a string")
+        else:
+            items.append((row["id"], row["text"]))
+    if problems:
+        more = len(problems) - MAX_PROBLEMS
+        shown = problems[:MAX_PROBLEMS] + ([f"… and {more} more"] if more > 0 else [])
+        raise fail("nothing was classified:\n" + "\n".join(shown))
+    return items
+
+
+@monitor_app.command("classify")
+def classify(
+    file: Annotated[
+        Path, typer.Argument(help='JSON lines {"id": …, "text": …}; "-" reads standard input.')
+    ],
+    stage: Annotated[
+        str, typer.Option(help="deep (embeddings, the surer) or inline (the gateway's, fast).")
+    ] = "deep",
+    out: Annotated[
+        Path | None, typer.Option(help="Write the results here instead of standard output.")
+    ] = None,
+) -> None:
+    """Score each text per risk domain (cyber, bio, chem, radnuc, other_harm) and for
+    jailbreak attempts; print one JSON line per text with its scores and the signals
+    over their thresholds."""
+    if stage not in STAGES:
+        raise fail(f"--stage must be one of {', '.join(STAGES)}, not {stage!r}")
+    # Imported here: the models' libraries would slow every other command's start.
+    from clearance.content.classifier import ContentClassifier  # noqa: PLC0415
+    from clearance.content.embedder import ModelUnavailable  # noqa: PLC0415
+    from clearance.content.linear import ModelFileError  # noqa: PLC0415
+
+    try:
+        if str(file) == "-":
+            items = read_texts(sys.stdin, "<stdin>")
+        else:
+            with file.open(encoding="utf-8") as source:
+                items = read_texts(source, str(file))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read {file}: {exc}") from None
+    try:
+        classifier = ContentClassifier()
+        lines: list[bytes] = []
+        for start in range(0, len(items), BATCH):
+            batch = items[start : start + BATCH]
+            texts = [text for _, text in batch]
+            verdicts = classifier.deep(texts) if stage == "deep" else classifier.inline(texts)
+            lines += [
+                orjson.dumps({"id": id_, "scores": v.scores, "flagged": v.flagged})
+                for (id_, _), v in zip(batch, verdicts, strict=True)
+            ]
+    except (ModelUnavailable, ModelFileError) as exc:
+        raise fail(exc.message) from None
+    data = b"".join(line + b"\n" for line in lines)
+    if out is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        try:
+            out.write_bytes(data)
+        except OSError as exc:
+            raise fail(f"cannot write {out}: {exc}") from None

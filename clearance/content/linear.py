@@ -1,0 +1,104 @@
+"""Linear heads over the lexical features (normalised to unit length) and, for the
+deep stage, the sentence embedding too — logistic regressions, twelve of them:
+
+* a **direct** head per signal: "asks for serious harm in this domain" (or "is a
+  jailbreak");
+* a **topic** head per domain: "is about this domain", harmful or not;
+* one **intent** head: "asks for serious harm", whatever the domain.
+
+A domain's score is the geometric mean of its direct head, its topic head and the
+intent head. Topic and intent are each learnt from every domain's examples, harmful
+and benign alike, so "culture anthrax to release it" (topic bio, harmful intent)
+separates from "how was the anthrax vaccine developed" (topic bio, benign intent)
+better than one head per domain manages on its own. The jailbreak score is its direct
+head.
+
+A model is one ``.npz`` file written by ``scripts/build_classifiers.py``: the
+vocabulary, each feature's weight in each head, the embedding weights (deep stage
+only), the biases and each signal's threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from clearance.content import features
+from clearance.content.signals import DOMAINS, SIGNALS, Scores
+from clearance.errors import ClearanceError
+
+HEADS = (*SIGNALS, *(f"topic:{d}" for d in DOMAINS), "intent")
+_TOPICS = slice(len(SIGNALS), len(SIGNALS) + len(DOMAINS))
+_INTENT = len(HEADS) - 1
+
+
+class ModelFileError(ClearanceError):
+    """A model file is missing or not in the expected shape."""
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    vocabulary: dict[str, int]
+    lexical: np.ndarray
+    """Vocabulary size x heads."""
+    dense: np.ndarray | None
+    """Embedding dimensions x heads (deep stage), or None (inline stage)."""
+    bias: np.ndarray
+    thresholds: dict[str, float]
+
+    @classmethod
+    def load(cls, path: Path) -> LinearModel:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                names = [str(n) for n in data["heads"]]
+                vocabulary = [str(v) for v in data["vocabulary"]]
+                lexical = np.asarray(data["lexical"], dtype=np.float32)
+                dense = np.asarray(data["dense"], dtype=np.float32) if "dense" in data else None
+                bias = np.asarray(data["bias"], dtype=np.float32)
+                thresholds = [float(t) for t in data["thresholds"]]
+        except (OSError, KeyError, ValueError) as exc:
+            raise ModelFileError(f"cannot load the classifier {path}: {exc}") from exc
+        if names != list(HEADS) or lexical.shape != (len(vocabulary), len(HEADS)):
+            raise ModelFileError(f"{path} does not have the heads {', '.join(HEADS)}")
+        return cls(
+            vocabulary={word: i for i, word in enumerate(vocabulary)},
+            lexical=lexical,
+            dense=dense,
+            bias=bias,
+            thresholds=dict(zip(SIGNALS, thresholds, strict=True)),
+        )
+
+    def lexical_logits(self, text: str) -> np.ndarray:
+        vocabulary = self.vocabulary
+        rows = [i for f in features.features(text) if (i := vocabulary.get(f)) is not None]
+        if not rows:
+            return np.zeros(len(HEADS), dtype=np.float32)
+        total: np.ndarray = self.lexical[rows].sum(axis=0) / math.sqrt(len(rows))
+        return total
+
+    def scores(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> list[Scores]:
+        logits = np.stack([self.lexical_logits(t) for t in texts]) + self.bias
+        if self.dense is not None:
+            if embeddings is None:
+                raise ValueError("this model needs the texts' embeddings")
+            logits = logits + embeddings @ self.dense
+        heads = 1.0 / (1.0 + np.exp(-logits))
+        scores = combine(heads)
+        return [
+            {name: round(float(p), 4) for name, p in zip(SIGNALS, row, strict=True)}
+            for row in scores
+        ]
+
+
+def combine(heads: np.ndarray) -> np.ndarray:
+    """Signal scores (texts x signals) from head probabilities (texts x heads)."""
+    scores = heads[:, : len(SIGNALS)].copy()
+    domains = len(DOMAINS)
+    scores[:, :domains] = np.cbrt(
+        heads[:, :domains] * heads[:, _TOPICS] * heads[:, _INTENT : _INTENT + 1]
+    )
+    return scores

