@@ -24,6 +24,7 @@ from clearance.audit.tlog.note import NoteError
 from clearance.audit.tree import MerkleTree
 from clearance.audit.witnesses import Witnesses
 from clearance.clock import Clock, SystemClock
+from clearance.content.classifier import ContentClassifier
 from clearance.db.changes import ChangeWatcher
 from clearance.db.database import Database
 from clearance.errors import SetupError
@@ -107,6 +108,7 @@ class Services:
     limiter: RateLimiter
     metrics: GatewayMetrics
     screening: Screening
+    content_classifier: ContentClassifier
     applications: Applications
     vetting_checks: Checks
     decisions: Decisions
@@ -243,6 +245,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         limiter=MemoryRateLimiter(),
         metrics=GatewayMetrics(CollectorRegistry(auto_describe=True)),
         screening=screening,
+        content_classifier=ContentClassifier(),
         applications=Applications(db, audit, clock, screening, country_tables),
         vetting_checks=Checks(db, audit, clock, settings, secret, mailer),
         decisions=decisions,

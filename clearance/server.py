@@ -55,7 +55,7 @@ def build_gateway(services: Services) -> Gateway:
         [
             authenticate,
             Parse(s.catalog),
-            Screen(),
+            Screen(s.content_classifier),
             Authorize(s.authorizer),
             Limit(s.limiter, s.entitlement_index),
         ]
@@ -126,6 +126,7 @@ def build_app(services: Services) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await services.start_serving()
+        services.content_classifier.inline(["warm up"])  # load it before the first request
         tune_for_latency()
         tasks = [
             asyncio.create_task(services.watcher.run(), name="state-watcher"),

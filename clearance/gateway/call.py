@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from clearance.content.classifier import Verdict
 from clearance.gateway.protocols.base import ApiProtocol, Usage
 from clearance.identity.index import Principal
 from clearance.limits.interfaces import Admission
@@ -35,6 +36,8 @@ class Call:
     ``user``, or Anthropic ``metadata.user_id``)."""
     categories: frozenset[str] = frozenset()
     """Content categories screening found."""
+    screening: Verdict | None = None
+    """The inline classifier's scores, when the request had text to screen."""
     principal: Principal | None = None
     model: Model | None = None
     decision: Decision | None = None
