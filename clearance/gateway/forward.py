@@ -64,6 +64,7 @@ def usage_record(
         # A stream's latency (like its tokens) comes with its outcome, when it ends.
         latency_ms=None if streamed else round((time.monotonic() - call.started) * 1000, 3),
         streamed=streamed,
+        categories=(",".join(call.screening.flagged) or None) if call.screening else None,
     )
 
 

@@ -38,10 +38,17 @@ def _latency(value: float | None) -> int | None:
     return round(value * 1000) if value is not None else None
 
 
+OMITTED_WHEN_EMPTY = frozenset({"categories"})
+"""Fields added after the first version: left out of the encoding while empty, so every
+row written before they existed keeps its leaf."""
+
+
 def canonical(row: UsageRecord | UsageOutcome) -> bytes:
     document: dict[str, Any] = {}
     for field in row.__slots__:
         value = getattr(row, field)
+        if value is None and field in OMITTED_WHEN_EMPTY:
+            continue
         if field == "latency_ms":
             document["latency_us"] = _latency(value)
             continue

@@ -58,7 +58,7 @@ def _decode(payload: bytes) -> Row:
     ((tag, values),) = document.items()
     kind: type[Row] = UsageRecord if tag == "r" else UsageOutcome
     names = {f.name for f in fields(kind)}
-    row = {name: values[name] for name in names}
+    row = {name: values[name] for name in names if name in values}  # older: fewer fields
     for name in _TIMES & names:
         row[name] = datetime.fromisoformat(row[name])
     return kind(**row)

@@ -43,6 +43,7 @@ usage_records_table = sa.Table(
     sa.Column("audit_seq", sa.BigInteger, nullable=True, index=True),
     sa.Column("streamed", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("leaf", sa.LargeBinary(32), nullable=True),
+    sa.Column("categories", sa.String(128), nullable=True),
 )
 
 usage_outcomes_table = sa.Table(
@@ -84,6 +85,9 @@ class UsageRecord:
     latency_ms: float | None = None
     streamed: bool = False
     """A stream: the outcome (tokens, latency, final status) follows in usage_outcomes."""
+    categories: str | None = None
+    """The content signals the gateway's screening flagged, comma-separated in signal
+    order (``cyber,jailbreak``); None when it flagged nothing."""
 
     def as_row(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}

@@ -34,6 +34,8 @@ class UsageOut(BaseModel):
     streamed: bool
     """A streamed response: while it runs (or if the server died during it) its token
     counts and latency are still empty."""
+    categories: str | None = None
+    """Content signals the gateway's screening flagged (``cyber,jailbreak``), if any."""
 
 
 def usage_router(auth: AdminAuth, usage: UsageQueries) -> APIRouter:
