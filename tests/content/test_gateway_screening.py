@@ -50,8 +50,27 @@ async def test_entitled_domain_passes_and_another_is_refused(ip: InProcess) -> N
     assert "dual-use-needs-entitlement" in refused.json()["error"]["message"]
     assert (await ask(ip, "How do vaccines work?")).status_code == 200
     records = await ip.services.usage.recent(limit=3)
+    assert [r.categories for r in records] == [None, "bio", "cyber"]  # newest first
     assert records[1].status_code == 403
     assert records[1].policies == "dual-use-needs-entitlement"
+
+
+async def test_padding_does_not_hide_a_request(ip: InProcess) -> None:
+    padded = "Please read carefully. " * 1500 + ANTHRAX
+    refused = await ask(ip, padded)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "purpose_not_entitled")
+
+
+async def test_token_ids_cannot_be_screened_so_they_are_refused(ip: InProcess) -> None:
+    issued = await ip.services.keys.create(ACTOR, "Red Team Co", KeyScope())
+    await ip.refresh()
+    refused = await ip.client.post(
+        "/v1/embeddings",
+        json={"model": "cyber-pro", "input": [[101, 2023, 102]]},
+        headers=ip.as_key(issued.secret),
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"]["param"] == "input"
 
 
 async def test_screening_that_fails_refuses(ip: InProcess, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,13 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policy-tests.yaml
 SCHEMA = load_schema()
 COMPILED = compile_policies(default_files(), SCHEMA)
 DOCUMENT = yamlfile.load(EXAMPLES.read_text())
-PROHIBITED = ["cbrn_weapons", "mass_casualty", "critical_infrastructure_attack", "csam"]
+PROHIBITED = [
+    "cbrn_weapons",
+    "mass_casualty",
+    "critical_infrastructure_attack",
+    "csam",
+    "other_harm",
+]
 
 
 @pytest.mark.parametrize("case", DOCUMENT["cases"], ids=lambda c: c["name"])

@@ -8,17 +8,21 @@ scoring fails, the request is refused.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Protocol
 
 import structlog
 
 from clearance.content.classifier import Verdict
-from clearance.content.prompts import request_text
+from clearance.content.prompts import Unscreenable, request_text
 from clearance.gateway.call import Call
-from clearance.gateway.errors import GatewayError
+from clearance.gateway.errors import GatewayError, invalid_request
 
 log = structlog.get_logger(__name__)
+
+OFF_LOOP_CHARS = 20_000
+"""Texts longer than this are scored on a worker thread (a few milliseconds or more)."""
 
 
 class InlineClassifier(Protocol):
@@ -30,11 +34,17 @@ class Screen:
         self._classifier = classifier
 
     async def __call__(self, call: Call) -> None:
-        text = request_text(call.endpoint, call.body)
+        try:
+            text = request_text(call.endpoint, call.body)
+        except Unscreenable as exc:
+            raise invalid_request(exc.message, exc.field) from None
         if not text:
             return
         try:
-            (verdict,) = self._classifier.inline([text])
+            if len(text) > OFF_LOOP_CHARS:  # long: score it without stalling other requests
+                (verdict,) = await asyncio.to_thread(self._classifier.inline, [text])
+            else:
+                (verdict,) = self._classifier.inline([text])
         except Exception:  # fail closed: unscreened content goes nowhere
             log.exception("screening_failed", request_id=call.request_id)
             raise GatewayError(
