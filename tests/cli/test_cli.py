@@ -6,7 +6,14 @@ import json
 import stat
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from clearance.cli.main import app
 from tests.support.processes import clearance
+
+# The first command of each test runs as its own process, exactly as typed; the rest
+# run in-process (each new process spends seconds importing before it does anything).
+RUNNER = CliRunner()
 
 
 def test_every_command_has_help() -> None:
@@ -14,7 +21,7 @@ def test_every_command_has_help() -> None:
     for command in ("init", "serve", "demo", "models", "orgs", "keys", "db"):
         assert command in top
     for group, sub in [("models", "add"), ("orgs", "add"), ("keys", "create"), ("keys", "list")]:
-        assert "--data-dir" in clearance(group, sub, "--help").stdout
+        assert "--data-dir" in RUNNER.invoke(app, [group, sub, "--help"]).output
 
 
 def test_init_creates_private_secrets_and_refuses_to_overwrite(tmp_path: Path) -> None:
@@ -71,15 +78,15 @@ def test_bad_input_gets_one_clear_line(tmp_path: Path) -> None:
     assert bad_country.returncode == 1
     assert "country" in bad_country.stderr
     assert "Traceback" not in bad_country.stderr
-    missing_reason = clearance(
-        "orgs", "add", "X", "--country", "US", "--data-dir", data, check=False, token=token
+    env = {"CLEARANCE_TOKEN": token}
+    missing_reason = RUNNER.invoke(
+        app, ["orgs", "add", "X", "--country", "US", "--data-dir", data], env=env
     )
-    assert missing_reason.returncode == 2
-    assert "--reason" in missing_reason.stderr
-    no_org = clearance(
-        "keys", "create", "--org", "nobody", "--data-dir", data, check=False, token=token
-    )
-    assert no_org.returncode == 1
-    assert "no organization" in no_org.stderr
-    listed = clearance("keys", "list", "--data-dir", data, "-o", "json", token=token).stdout
-    assert json.loads(listed) == []
+    assert missing_reason.exit_code == 2
+    assert "--reason" in missing_reason.output
+    no_org = RUNNER.invoke(app, ["keys", "create", "--org", "nobody", "--data-dir", data], env=env)
+    assert no_org.exit_code == 1
+    assert "no organization" in no_org.output
+    assert "Traceback" not in no_org.output
+    listed = RUNNER.invoke(app, ["keys", "list", "--data-dir", data, "-o", "json"], env=env)
+    assert json.loads(listed.stdout) == []
