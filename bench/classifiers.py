@@ -3,8 +3,8 @@ and the deep stage's batched throughput, side by side in one run.
 
     .venv/bin/python bench/classifiers.py [--prompts 2000]
 
-Prompts are the repository's hand-written examples (short and long mixed), plus a few
-long ones made by joining them. Targets (issue 8): inline p99 <= 1 ms per prompt; deep
+Prompts are the repository's hand-written examples, measured alone and then mixed with
+5% long texts made by joining twenty of them (scored whole and in windows). Targets (issue 8): inline p99 <= 1 ms per prompt; deep
 >= 150 prompts/s batched.
 """
 
@@ -29,12 +29,39 @@ def prompts(count: int) -> list[str]:
     ]
     long = [" ".join(texts[i : i + 20]) for i in range(0, len(texts), 20)]
     mixed = texts + long
-    return [mixed[i % len(mixed)] for i in range(count)]
+    return [mixed[(i * 7919) % len(mixed)] for i in range(count)]  # spread evenly
 
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
+def measure(classifier: ContentClassifier, name: str, texts: list[str]) -> None:
+    words = sum(len(t.split()) for t in texts) / len(texts)
+    inline = []
+    for text in texts:
+        start = time.perf_counter()
+        classifier.inline([text])
+        inline.append(time.perf_counter() - start)
+    single = []
+    for text in texts[:100]:
+        start = time.perf_counter()
+        classifier.deep([text])
+        single.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    for at in range(0, len(texts), 64):
+        classifier.deep(texts[at : at + 64])
+    rate = len(texts) / (time.perf_counter() - start)
+    print(
+        f"{name}: {len(texts)} prompts, {words:.0f} words on average\n"
+        f"  inline, one at a time: p50 {percentile(inline, 0.5) * 1e3:.3f} ms, "
+        f"p99 {percentile(inline, 0.99) * 1e3:.3f} ms, max {max(inline) * 1e3:.3f} ms\n"
+        f"  deep: one at a time p50 {percentile(single, 0.5) * 1e3:.2f} ms; "
+        f"batched by 64 {rate:.0f} prompts/s\n"
+        f"  inline is {percentile(single, 0.5) / percentile(inline, 0.5):.0f}x faster than "
+        f"deep per prompt; batching makes deep {rate * percentile(single, 0.5):.1f}x faster"
+    )
 
 
 def main() -> None:
@@ -45,38 +72,10 @@ def main() -> None:
     classifier = ContentClassifier()
     classifier.inline(texts[:50])
     classifier.deep(texts[:8])  # load the embedding model before timing
-    words = sum(len(t.split()) for t in texts) / len(texts)
-    print(
-        f"{platform.node()}: Python {platform.python_version()}; {len(texts)} prompts, "
-        f"{words:.0f} words on average"
-    )
-    inline = []
-    for text in texts:
-        start = time.perf_counter()
-        classifier.inline([text])
-        inline.append(time.perf_counter() - start)
-    print(
-        f"inline, one prompt at a time: p50 {percentile(inline, 0.5) * 1e3:.3f} ms, "
-        f"p99 {percentile(inline, 0.99) * 1e3:.3f} ms, max {max(inline) * 1e3:.3f} ms"
-    )
-    single = []
-    for text in texts[:100]:
-        start = time.perf_counter()
-        classifier.deep([text])
-        single.append(time.perf_counter() - start)
-    start = time.perf_counter()
-    for at in range(0, len(texts), 64):
-        classifier.deep(texts[at : at + 64])
-    batched = time.perf_counter() - start
-    rate = len(texts) / batched
-    print(
-        f"deep, one prompt at a time: p50 {percentile(single, 0.5) * 1e3:.2f} ms; "
-        f"batched by 64: {rate:.0f} prompts/s"
-    )
-    print(
-        f"inline is {percentile(single, 0.5) / percentile(inline, 0.5):.0f}x faster than deep "
-        f"per prompt; batching makes deep {rate * percentile(single, 0.5):.1f}x faster"
-    )
+    print(f"{platform.node()}: Python {platform.python_version()}")
+    short = [t for t in texts if len(t.split()) <= 128]
+    measure(classifier, "prompts of up to 128 words", short)
+    measure(classifier, "with 5% long texts (300-600 words)", texts)
 
 
 if __name__ == "__main__":

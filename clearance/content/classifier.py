@@ -14,6 +14,7 @@ gateway that never runs it never pays for it.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,7 +61,8 @@ class ContentClassifier:
 
         with self._loading:
             if self._deep is None:
-                self._deep = (Embedder(), LinearModel.load(self._directory / "deep.npz"))
+                threads = min(4, os.cpu_count() or 1)  # never on the gateway's event loop
+                self._deep = (Embedder(threads), LinearModel.load(self._directory / "deep.npz"))
             return self._deep
 
     def inline(self, texts: Sequence[str]) -> list[Verdict]:
