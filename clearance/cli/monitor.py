@@ -15,10 +15,10 @@ import orjson
 import typer
 
 from clearance.cli.common import fail
+from clearance.content.signals import STAGES
 
 monitor_app = typer.Typer(help="Usage monitoring: content screening.", no_args_is_help=True)
 
-STAGES = ("inline", "deep")
 BATCH = 64
 MAX_PROBLEMS = 10
 

@@ -19,18 +19,15 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from clearance.content import features
 from clearance.content.embedder import MODEL_DIR
 from clearance.content.linear import LinearModel
-from clearance.content.signals import Scores, flagged
+from clearance.content.signals import Scores, Stage, flagged
 
 if TYPE_CHECKING:
     from clearance.content.embedder import Embedder
-
-Stage = Literal["inline", "deep"]
-STAGES: tuple[Stage, ...] = ("inline", "deep")
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 DOMAINS = ("cyber", "bio", "chem", "radnuc", "other_harm")
 """Risk domains content is screened for: a score is the likelihood that the text asks
@@ -12,6 +13,8 @@ SIGNALS = (*DOMAINS, "jailbreak")
 its rules."""
 
 Scores = dict[str, float]
+Stage = Literal["inline", "deep"]
+STAGES: tuple[Stage, ...] = ("inline", "deep")
 
 
 def flagged(scores: Mapping[str, float], thresholds: Mapping[str, float]) -> list[str]:
