@@ -46,8 +46,19 @@ from clearance.identity.organizations import Organizations
 from clearance.limits.interfaces import RateLimiter
 from clearance.limits.memory import MemoryRateLimiter
 from clearance.limits.seeding import seed_quotas
-from clearance.monitoring.breakglass import BreakGlass, nothing_retained
+from clearance.monitoring.alerts import Alerts
+from clearance.monitoring.appeals import Appeals
+from clearance.monitoring.breakglass import BreakGlass
 from clearance.monitoring.cases import Cases
+from clearance.monitoring.detectors import build_detectors
+from clearance.monitoring.enforcement import Enforcement
+from clearance.monitoring.enforcement_models import ENFORCEMENT_TOPIC
+from clearance.monitoring.feed import ContentFeed
+from clearance.monitoring.monitor import Monitor
+from clearance.monitoring.notify import Notifier
+from clearance.monitoring.retention import ContentStore, read_content_key
+from clearance.monitoring.rules import RuleBook, parse_rules
+from clearance.monitoring.throttles import Throttles
 from clearance.policy.authorizer import Authorizer
 from clearance.policy.engine import load_schema
 from clearance.policy.models import TOPIC as POLICIES_TOPIC
@@ -100,6 +111,14 @@ class Services:
     key_index: KeyIndex
     cases: Cases
     break_glass: BreakGlass
+    alerts: Alerts
+    enforcement: Enforcement
+    appeals: Appeals
+    notifier: Notifier
+    throttles: Throttles
+    content_feed: ContentFeed
+    content_store: ContentStore
+    monitor: Monitor
     usage: UsageQueries
     usage_recorder: UsageRecorder
     usage_sealer: UsageSealer
@@ -126,6 +145,7 @@ class Services:
         self.usage_recorder.start()
 
     async def close(self) -> None:
+        await self.notifier.drain()
         await self.usage_recorder.close()
         try:
             await self.usage_sealer.seal()
@@ -190,6 +210,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     watcher.subscribe(END_USERS_TOPIC, end_users.reload)
     watcher.subscribe(ENTITLEMENTS_TOPIC, entitlement_index.reload)
     watcher.subscribe(COUNTRY_TABLES_TOPIC, jurisdictions.reload)
+    throttles = Throttles(db)
+    watcher.subscribe(ENFORCEMENT_TOPIC, throttles.reload)
     # The authorizer's entities are built from the views above: subscribed last.
     watcher.subscribe(POLICIES_TOPIC, authorizer.reload)
     # Country tables change tiers, which cached decisions depend on.
@@ -197,12 +219,36 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         watcher.subscribe(topic, authorizer.refresh)
     organizations = Organizations(db, audit, clock)
     members = Members(db, audit, clock, logins)
+    keys = ApiKeys(db, audit, clock, secret, service_accounts)
     screening = Screening(db, audit, clock, settings.screening_threshold)
     mailer = SmtpMailer(
         settings.smtp_host,
         settings.smtp_port,
         settings.smtp_sender,
         starttls=settings.smtp_starttls,
+    )
+    notifier = Notifier(db, audit, clock, mailer, secret)
+    enforcement = Enforcement(db, audit, clock, end_users, members, organizations, keys, notifier)
+    alerts = Alerts(db, audit, clock, cases)
+    content_store = ContentStore(db, read_content_key(settings.content_key_file, secret), secret)
+    detectors = build_detectors(settings.monitor_detectors)
+    feed = ContentFeed()
+    classifier = ContentClassifier()
+    monitor = Monitor(
+        db,
+        clock,
+        classifier,
+        feed,
+        detectors,
+        alerts,
+        RuleBook(parse_rules(settings.monitor_rules, [d.name for d in detectors])),
+        enforcement,
+        catalog,
+        jurisdictions,
+        entitlement_index,
+        content_store,
+        batch=settings.monitor_batch,
+        deep=settings.monitor_deep,
     )
     decisions = Decisions(
         db, audit, clock, organizations, members, entitlements, settings.revet_days
@@ -233,10 +279,18 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         policies=policies,
         authorizer=authorizer,
         program=ProgramService(models, country_tables, policies),
-        keys=ApiKeys(db, audit, clock, secret, service_accounts),
+        keys=keys,
         key_index=key_index,
         cases=cases,
-        break_glass=BreakGlass(db, audit, cases, nothing_retained),
+        break_glass=BreakGlass(db, audit, cases, content_store.lookup),
+        alerts=alerts,
+        enforcement=enforcement,
+        appeals=Appeals(db, audit, clock, enforcement),
+        notifier=notifier,
+        throttles=throttles,
+        content_feed=feed,
+        content_store=content_store,
+        monitor=monitor,
         usage=UsageQueries(db, recorder.flush),
         usage_recorder=recorder,
         usage_sealer=sealer,
@@ -245,7 +299,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         limiter=MemoryRateLimiter(),
         metrics=GatewayMetrics(CollectorRegistry(auto_describe=True)),
         screening=screening,
-        content_classifier=ContentClassifier(),
+        content_classifier=classifier,
         applications=Applications(db, audit, clock, screening, country_tables),
         vetting_checks=Checks(db, audit, clock, settings, secret, mailer),
         decisions=decisions,

@@ -55,9 +55,9 @@ def build_gateway(services: Services) -> Gateway:
         [
             authenticate,
             Parse(s.catalog),
-            Screen(s.content_classifier),
+            Screen(s.content_classifier, s.content_feed if s.settings.monitor_enabled else None),
             Authorize(s.authorizer),
-            Limit(s.limiter, s.entitlement_index),
+            Limit(s.limiter, s.entitlement_index, s.throttles),
         ]
     )
     forwarder = Forwarder(s.upstreams, s.catalog, s.usage_recorder, s.clock, s.metrics)
@@ -119,6 +119,19 @@ async def revetting_forever(services: Services) -> None:
         await asyncio.sleep(REVETTING_INTERVAL)
 
 
+PURGE_INTERVAL = 3600.0
+
+
+async def purging_forever(services: Services) -> None:
+    """Once an hour: delete retained content past its time."""
+    while True:
+        try:
+            await services.content_store.purge(services.clock.now())
+        except Exception:
+            log.exception("content_purge_failed")
+        await asyncio.sleep(PURGE_INTERVAL)
+
+
 def build_app(services: Services) -> ASGIApp:
     gateway = build_gateway(services)
     admin = build_admin_app(services)
@@ -140,7 +153,14 @@ def build_app(services: Services) -> ASGIApp:
             ),
             asyncio.create_task(services.db.checkpoint_forever(1.0), name="sqlite-checkpoints"),
             asyncio.create_task(revetting_forever(services), name="revetting"),
+            asyncio.create_task(purging_forever(services), name="content-purge"),
         ]
+        if services.settings.monitor_enabled:
+            tasks.append(
+                asyncio.create_task(
+                    services.monitor.run(services.settings.monitor_interval), name="monitor"
+                )
+            )
         try:
             yield
         finally:

@@ -123,6 +123,39 @@ class Settings(BaseSettings):
     revet_reminder_days: int = Field(
         default=30, ge=0, description="Days before re-vetting is due that a reminder goes."
     )
+    monitor_enabled: bool = Field(
+        default=True, description="Run the usage monitor (deep stage, detectors, rules)."
+    )
+    monitor_deep: bool = Field(
+        default=True, description="Run the deep classifier stage over every usage event."
+    )
+    monitor_interval: float = Field(
+        default=0.2, gt=0, description="Seconds between the monitor's looks for new usage."
+    )
+    monitor_batch: int = Field(default=128, ge=1, le=4096, description="Events per batch.")
+    monitor_detectors: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='Detector settings, e.g. {"volume": {"z": 5}, "jailbreak_probing": '
+        '{"enabled": false}}.',
+    )
+    monitor_rules: list[dict[str, Any]] = Field(
+        default_factory=lambda: [
+            {
+                "name": "prohibited-3-in-1h",
+                "detector": "prohibited",
+                "count": 3,
+                "window_minutes": 60,
+                "action": "suspend",
+                "scope": "end_user",
+            }
+        ],
+        description="Automatic enforcement rules (see the README).",
+    )
+    content_key_file: Path | None = Field(
+        default=None,
+        description="File holding the AES-256 key (64 hex) for encrypted content; "
+        "by default a key derived from the server secret.",
+    )
 
     @field_validator("log_level")
     @classmethod

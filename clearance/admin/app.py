@@ -16,6 +16,7 @@ from clearance.audit.views import audit_router
 from clearance.container import Services
 from clearance.identity.key_views import keys_router
 from clearance.identity.views import organizations_router
+from clearance.monitoring.enforcement_views import monitoring_router
 from clearance.monitoring.views import cases_router
 from clearance.policy.views import policy_router
 from clearance.registry.views import registry_router
@@ -40,6 +41,7 @@ def build_admin_app(services: Services) -> FastAPI:
         organizations_router(auth, s.organizations, s.members, s.service_accounts, s.end_users),
         keys_router(auth, s.keys, s.entitlements),
         cases_router(auth, s.cases, s.break_glass),
+        monitoring_router(auth, s),
         policy_router(auth, s.policies, s.program, s.authorizer, s.key_index, s.catalog),
         audit_router(auth, s.audit, s.checkpoints, s.prover),
         usage_router(auth, s.usage),

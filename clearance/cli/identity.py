@@ -77,6 +77,26 @@ _status_command(OrgStatus.ACTIVE, "reinstate")
 _status_command(OrgStatus.REVOKED, "revoke")
 
 
+@orgs_app.command("webhook")
+def orgs_webhook(
+    org: Annotated[str, typer.Argument(help="Organization name or id.")],
+    url: Annotated[
+        str | None, typer.Option(help="Where enforcement notices are POSTed; omit to remove.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Set (or remove) the organization's webhook; prints its signing secret once."""
+    secret = with_caller(
+        settings_for(data_dir),
+        P.ORGS_WRITE,
+        lambda s, c: s.notifier.set_webhook(c.actor, org, url),
+    )
+    if secret is None:
+        console.print("Webhook removed.")
+    else:
+        console.print(f"Webhook set. Signing secret (shown once): {secret}")
+
+
 @orgs_app.command("list")
 def orgs_list(data_dir: DataDir = None, output: OutputOption = Output.TEXT) -> None:
     """List organizations."""

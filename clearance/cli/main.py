@@ -5,8 +5,10 @@ from __future__ import annotations
 import typer
 
 from clearance.cli.accounts import operators_app
+from clearance.cli.alerts import alerts_app
 from clearance.cli.audit import audit_app
 from clearance.cli.cases import cases_app
+from clearance.cli.enforcement import enforcement_app
 from clearance.cli.identity import keys_app, orgs_app
 from clearance.cli.members import end_users_app, entitlements_app, members_app, services_app
 from clearance.cli.monitor import monitor_app
@@ -35,6 +37,8 @@ app.add_typer(end_users_app, name="end-users")
 app.add_typer(entitlements_app, name="entitlements")
 app.add_typer(operators_app, name="operators")
 app.add_typer(cases_app, name="cases")
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(enforcement_app, name="enforcement")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")

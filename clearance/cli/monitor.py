@@ -8,16 +8,28 @@ needs no installation: the models ship with Clearance.
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import orjson
 import typer
 
-from clearance.cli.common import fail
+from clearance.accounts.permissions import Permission as P
+from clearance.cli.common import (
+    DataDir,
+    console,
+    fail,
+    print_json,
+    settings_for,
+    with_caller,
+)
 from clearance.content.signals import STAGES
 
-monitor_app = typer.Typer(help="Usage monitoring: content screening.", no_args_is_help=True)
+monitor_app = typer.Typer(
+    help="Usage monitoring: content screening, the monitor, topic summaries.",
+    no_args_is_help=True,
+)
 
 BATCH = 64
 MAX_PROBLEMS = 10
@@ -104,3 +116,46 @@ def classify(
             out.write_bytes(data)
         except OSError as exc:
             raise fail(f"cannot write {out}: {exc}") from None
+
+
+@monitor_app.command("status")
+def status(data_dir: DataDir = None) -> None:
+    """How many usage events wait for the monitor."""
+    backlog = with_caller(settings_for(data_dir), P.CASES_READ, lambda s, c: s.monitor.backlog())
+    print_json({"backlog": backlog})
+
+
+@monitor_app.command("topics")
+def topics(
+    org: Annotated[str, typer.Argument(help="Organization name or id.")],
+    model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
+    days: Annotated[float, typer.Option(min=0.001, max=366, help="Look back this far.")] = 30,
+    min_size: Annotated[
+        int, typer.Option(min=5, help="Smallest topic shown; smaller ones are only counted.")
+    ] = 10,
+    data_dir: DataDir = None,
+) -> None:
+    """What an organization's requests are about: topics with sizes and shared terms,
+    never text."""
+    from clearance.monitoring.summaries import topic_summary  # noqa: PLC0415
+    from clearance.monitoring.topics import to_document  # noqa: PLC0415
+
+    summary = with_caller(
+        settings_for(data_dir),
+        P.USAGE_READ,
+        lambda s, c: topic_summary(
+            s.db, org, model, s.clock.now() - timedelta(days=days), min_size
+        ),
+    )
+    print_json(to_document(summary))
+
+
+@monitor_app.command("purge")
+def purge(data_dir: DataDir = None) -> None:
+    """Delete retained content past its model's retention period now."""
+    removed = with_caller(
+        settings_for(data_dir),
+        P.MODELS_WRITE,  # housekeeping of the models' retention rules
+        lambda s, c: s.content_store.purge(s.clock.now()),
+    )
+    console.print(f"Purged {removed} retained request(s).")

@@ -3,7 +3,7 @@
 * **inline** — the lexical model alone: pure Python and a little numpy, well under a
   millisecond for a typical prompt, on the gateway's hot path.
 * **deep** — MiniLM sentence embeddings plus the lexical features, batched; for the
-  ``clearance monitor classify`` (its default) and, later, the asynchronous monitor.
+  ``clearance monitor classify`` (its default) and the asynchronous monitor.
 
 Either way a long text is scored whole and in overlapping windows, and each signal
 takes its highest score (``features.pieces``).
@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from clearance.content import features
 from clearance.content.embedder import MODEL_DIR
-from clearance.content.linear import LinearModel
+from clearance.content.linear import HEADS, LinearModel
 from clearance.content.signals import Scores, Stage, flagged
 
 if TYPE_CHECKING:
@@ -43,6 +45,7 @@ class ContentClassifier:
         self._inline: LinearModel | None = None
         self._deep: tuple[Embedder, LinearModel] | None = None
         self._loading = threading.Lock()
+        self._weights: np.ndarray | None = None
 
     @property
     def inline_model(self) -> LinearModel:
@@ -70,12 +73,37 @@ class ContentClassifier:
         return _verdicts(len(texts), owners, model.scores(all_pieces), model.thresholds)
 
     def deep(self, texts: Sequence[str]) -> list[Verdict]:
+        return self.deep_with_embeddings(texts)[0]
+
+    def deep_with_embeddings(self, texts: Sequence[str]) -> tuple[list[Verdict], np.ndarray]:
+        """The deep verdicts, and each text's embedding (its pieces' mean, unit length;
+        for topic summaries)."""
         if not texts:
-            return []
+            return [], np.zeros((0, 0), dtype=np.float32)
         embedder, model = self._deep_parts()
         owners, all_pieces = _pieces(texts)
-        scores = model.scores(all_pieces, embedder.embed(all_pieces))
-        return _verdicts(len(texts), owners, scores, model.thresholds)
+        vectors = embedder.embed(all_pieces)
+        scores = model.scores(all_pieces, vectors)
+        sums = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+        np.add.at(sums, np.asarray(owners), vectors)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        return _verdicts(len(texts), owners, scores, model.thresholds), sums / np.maximum(
+            norms, 1e-12
+        )
+
+    def terms(self, text: str, limit: int = 8) -> list[str]:
+        """Up to ``limit`` of the text's words that the lexical model knows and weighs
+        most by topic — what topic summaries label clusters with, instead of text."""
+        model = self.inline_model
+        weights = self._term_weights(model)
+        known = {w for w in features.words(text) if len(w) >= 4 and w in model.vocabulary}
+        return sorted(known, key=lambda w: (-weights[model.vocabulary[w]], w))[:limit]
+
+    def _term_weights(self, model: LinearModel) -> np.ndarray:
+        if self._weights is None:
+            topics = [i for i, head in enumerate(HEADS) if head.startswith("topic:")]
+            self._weights = np.abs(model.lexical[:, topics]).max(axis=1)
+        return self._weights
 
     def classify(self, texts: Sequence[str], stage: Stage) -> list[Verdict]:
         return self.inline(texts) if stage == "inline" else self.deep(texts)

@@ -5,6 +5,7 @@ from clearance.accounts import models as accounts_models
 from clearance.audit import models as audit_models
 from clearance.db import changes
 from clearance.identity import models as identity_models
+from clearance.monitoring import enforcement_models, notify, retention
 from clearance.monitoring import models as monitoring_models
 from clearance.policy import models as policy_models
 from clearance.registry import models as registry_models
@@ -16,10 +17,13 @@ __all__ = [
     "accounts_models",
     "audit_models",
     "changes",
+    "enforcement_models",
     "identity_models",
     "monitoring_models",
+    "notify",
     "policy_models",
     "registry_models",
+    "retention",
     "screening_models",
     "usage_models",
     "vetting_models",

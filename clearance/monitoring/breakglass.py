@@ -33,11 +33,6 @@ class ContentView:
     content: bytes | None
 
 
-async def nothing_retained(_request_id: str) -> bytes | None:
-    """The content lookup while no model keeps content: there is never any."""
-    return None
-
-
 class BreakGlass:
     def __init__(self, db: Database, audit: AuditLog, cases: Cases, lookup: ContentLookup) -> None:
         self._db = db

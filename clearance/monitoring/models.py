@@ -1,14 +1,16 @@
-"""Cases: an investigation, the only place raw request content may be read."""
+"""Cases (an investigation, the only place raw request content may be read), the
+alerts detectors raise for review, and the monitor's own progress and results."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 
-from clearance.db.schema import UTCDateTime, metadata
+from clearance.db.schema import JSONValue, UTCDateTime, metadata
 
 cases_table = sa.Table(
     "cases",
@@ -40,5 +42,74 @@ class Case:
 
     @classmethod
     def from_row(cls, row: Any) -> Case:
+        m = row._mapping
+        return cls(**{name: m[name] for name in cls.__dataclass_fields__})
+
+
+alerts_table = sa.Table(
+    "monitor_alerts",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("raised_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("detector", sa.String(32), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("org_id", sa.String(40), nullable=True, index=True),
+    sa.Column("key_id", sa.String(40), nullable=True),
+    sa.Column("end_user", sa.String(256), nullable=True),
+    sa.Column("summary", sa.String(512), nullable=False),
+    sa.Column("evidence", JSONValue, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("case_id", sa.ForeignKey("cases.id"), nullable=True),
+    sa.Column("reviewed_by", sa.String(128), nullable=True),
+)
+
+monitor_progress_table = sa.Table(
+    "monitor_progress",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("last_usage_id", sa.BigInteger, nullable=False),
+)
+"""How far the monitor has read the usage records (their ``id``), per worker."""
+
+monitor_results_table = sa.Table(
+    "monitor_results",
+    metadata,
+    sa.Column("request_id", sa.String(40), primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("org_id", sa.String(40), nullable=False, index=True),
+    sa.Column("model", sa.String(128), nullable=True),
+    sa.Column("stage", sa.String(8), nullable=False),
+    sa.Column("flagged", sa.String(128), nullable=True),
+    sa.Column("embedding", sa.LargeBinary, nullable=True),
+    sa.Column("terms", sa.String(512), nullable=True),
+)
+"""The deep stage's verdict on each usage event: the signals it flagged, and for topic
+summaries the text's embedding (float16) and its most telling vocabulary terms —
+never the text."""
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    DISMISSED = "dismissed"
+    IN_CASE = "in_case"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    id: str
+    raised_at: datetime
+    detector: str
+    severity: str
+    org_id: str | None
+    key_id: str | None
+    end_user: str | None
+    summary: str
+    evidence: dict[str, Any]
+    status: str
+    case_id: str | None
+    reviewed_by: str | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Alert:
         m = row._mapping
         return cls(**{name: m[name] for name in cls.__dataclass_fields__})

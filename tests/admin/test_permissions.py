@@ -12,6 +12,7 @@ import pytest
 from clearance.accounts.models import OperatorRole
 from clearance.accounts.permissions import MATRIX
 from clearance.accounts.permissions import Permission as P
+from clearance.admin.app import build_admin_app
 from tests.support.inprocess import InProcess, in_process
 
 PUBLIC = "public"  # signing in needs no credentials
@@ -62,6 +63,21 @@ ROUTES: dict[str, P | str] = {
     "GET /v1/cases/{case_id}": P.CASES_READ,
     "POST /v1/cases/{case_id}/close": P.CASES_WRITE,
     "POST /v1/cases/{case_id}/content": P.CONTENT_READ,
+    "GET /v1/monitor/alerts": P.CASES_READ,
+    "GET /v1/monitor/alerts/{alert_id}": P.CASES_READ,
+    "POST /v1/monitor/alerts/{alert_id}/dismiss": P.CASES_WRITE,
+    "POST /v1/monitor/alerts/{alert_id}/case": P.CASES_WRITE,
+    "GET /v1/enforcement": P.CASES_READ,
+    "POST /v1/enforcement": P.CASES_WRITE,
+    "GET /v1/enforcement/{action_id}": P.CASES_READ,
+    "POST /v1/enforcement/{action_id}/reverse": P.CASES_WRITE,
+    "GET /v1/enforcement-appeals": P.CASES_READ,
+    "POST /v1/enforcement-appeals": P.CASES_WRITE,
+    "GET /v1/enforcement-appeals/stats": P.CASES_READ,
+    "POST /v1/enforcement-appeals/{appeal_id}/decide": P.CASES_WRITE,
+    "PUT /v1/orgs/{org}/webhook": P.ORGS_WRITE,
+    "GET /v1/monitor/topics": P.USAGE_READ,
+    "GET /v1/monitor": P.CASES_READ,
     "GET /v1/policy": P.POLICY_READ,
     "PUT /v1/policy": P.POLICY_WRITE,
     "POST /v1/policy/validate": P.POLICY_READ,
@@ -125,6 +141,19 @@ async def test_the_table_covers_every_route(app: tuple[InProcess, dict[OperatorR
     document = (await ip.client.get("/admin/openapi.json")).json()
     routes = {f"{m.upper()} {path}" for path, ops in document["paths"].items() for m in ops}
     assert routes == set(ROUTES)
+
+
+async def test_no_two_routes_share_a_method_and_path(
+    app: tuple[InProcess, dict[OperatorRole, str]],
+) -> None:
+    """A second route on the same method and path would never be reached."""
+    ip, _ = app
+    seen: list[str] = []  # the routes as mounted: the OpenAPI document merges duplicates
+    for route in build_admin_app(ip.services).routes:
+        for method in sorted(getattr(route, "methods", None) or ()):
+            seen.append(f"{method} {getattr(route, 'path', '')}")
+    duplicates = sorted({r for r in seen if seen.count(r) > 1})
+    assert duplicates == []
 
 
 async def test_every_role_on_every_route(app: tuple[InProcess, dict[OperatorRole, str]]) -> None:

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from clearance.accounts.models import Caller
 from clearance.cli.main import app as cli_app
 from clearance.container import build_services
+from clearance.monitoring.detectors.base import Finding, Severity
 from clearance.settings import load_settings
 from tests.conftest import FAST
 from tests.vetting.test_vetting_flow import form
@@ -52,6 +53,11 @@ AUDITED_COMMANDS = {
     "cases open": "case.opened",
     "cases close": "case.closed",
     "cases view-content": "content.viewed",
+    "alerts dismiss": "monitor.alert_reviewed",
+    "alerts to-case": "monitor.alert_reviewed",
+    "orgs webhook": "org.webhook_set",
+    "enforcement appeal": "appeal.filed",
+    "enforcement decide": "appeal.decided",  # denied; upheld first reverses the action
     "policy apply": "policy.changed",
     "apply": "country_table.changed",  # one entry per change; the walk applies one
     "applications submit": "application.submitted",
@@ -76,6 +82,8 @@ COMPOUND_COMMANDS = {
     "applications revoke": "application.step",
     "applications decide-appeal": "application.step",
     "applications revetting": "application.step",  # none when nothing is due
+    "enforcement take": "enforcement.taken",  # then the notifications sent
+    "enforcement reverse": "enforcement.reversed",  # the reinstatement first, if any
 }
 # Commands that change no audited state: reads, serving, the throwaway demo, schema
 # upgrades, and `audit checkpoint`, which signs what the log already holds.
@@ -84,6 +92,13 @@ UNAUDITED_COMMANDS = {
     "demo",
     "db upgrade",
     "monitor classify",
+    "monitor status",
+    "monitor topics",
+    "monitor purge",  # deletes content past its retention, as the server does hourly
+    "alerts list",
+    "alerts show",
+    "enforcement list",
+    "enforcement appeals",
     "models list",
     "orgs list",
     "members list",
@@ -183,6 +198,24 @@ def _token_for(data: Path, operator_name: str) -> str:
     return asyncio.run(issue())
 
 
+def _alerts_for(data: Path, count: int) -> list[str]:
+    """Alerts as the monitor raises them from what it detects."""
+
+    async def raise_them() -> list[str]:
+        services = build_services(load_settings(data, **FAST))
+        try:
+            org = (await services.organizations.get("Org")).id
+            findings = [
+                Finding("volume", Severity.MEDIUM, org, "volume anomaly", key_id=f"key_{n}")
+                for n in range(count)
+            ]
+            return await services.alerts.raise_all(findings)
+        finally:
+            await services.close()
+
+    return asyncio.run(raise_them())
+
+
 def test_each_cli_command_leaves_exactly_one_entry(tmp_path: Path) -> None:
     cli = Cli(tmp_path / "data")
     init = json.loads(cli.run("init", "--output", "json"))
@@ -260,6 +293,34 @@ def test_each_cli_command_leaves_exactly_one_entry(tmp_path: Path) -> None:
         "checking whether the flagged request was a real attack",
         token=investigator,
     )
+    into_case, dismissed = _alerts_for(cli.data, 2)
+    cli.run("alerts to-case", into_case, case, token=investigator)
+    cli.run("alerts dismiss", dismissed, "--reason", "expected launch traffic", token=investigator)
+    cli.run("orgs webhook", "Org", "--url", "http://127.0.0.1:9/hook")
+    action = json.loads(
+        cli.run(
+            "enforcement take",
+            "warn",
+            "organization",
+            "Org",
+            "--reason",
+            "off-purpose traffic",
+            "-o",
+            "json",
+            token=investigator,
+        )
+    )["id"]
+    appeal = cli.run(
+        "enforcement appeal",
+        action,
+        "--statement",
+        "it was a sanctioned exercise",
+        token=investigator,
+    ).split()[1]
+    cli.run(
+        "enforcement decide", appeal, "denied", "--reason", "not sanctioned", token=investigator
+    )
+    cli.run("enforcement reverse", action, "--reason", "warning served", token=investigator)
     cli.run("cases close", case, "--resolution", "false positive", token=investigator)
     cli.run("orgs revoke", "Org", "--reason", "terms breached")
     policies = cli.data.parent / "policies"
@@ -300,6 +361,8 @@ def test_each_cli_command_leaves_exactly_one_entry(tmp_path: Path) -> None:
             "end-users list": ["--org", "Org"],
             "applications show": [app_id],
             "screening check": ["--name", "Romashka Trading OOO"],
+            "alerts show": [dismissed],
+            "monitor topics": ["Org"],
         }
         cli.run(read_only, *args.get(read_only, []))
     kinds = {kind for kind, _ in cli.entries()}

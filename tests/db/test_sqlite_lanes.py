@@ -97,7 +97,9 @@ async def test_checkpoints_keep_the_log_short_from_off_the_write_path(
         await db.run_sqlite(insert(-n, pad=4000))
     written = 2 * n * 4000
     assert written > 2_000_000
-    assert wal.stat().st_size < written  # unchecked, it holds ~3x that (index pages)
+    # Unchecked, it holds ~3x that (index pages); checkpointed, well under 2x even while
+    # other tests compete for the two cores (it is typically under 1x when alone).
+    assert wal.stat().st_size < 2 * written
     checkpoints.cancel()
     with pytest.raises(asyncio.CancelledError):
         await checkpoints

@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from dnslib import QTYPE, RCODE, RR, TXT, DNSRecord  # type: ignore[import-untyped]
 from dnslib.server import BaseResolver, DNSServer  # type: ignore[import-untyped]
 
-
-def unused_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
+from tests.support.receivers import LocalSmtp, local_smtp
 
 # --- DNS -------------------------------------------------------------------------------
 
@@ -170,30 +160,7 @@ async def other_site() -> AsyncIterator[LocalHttp]:
 # --- SMTP ------------------------------------------------------------------------------
 
 
-class Inbox:
-    """An aiosmtpd handler keeping every envelope it accepts."""
-
-    def __init__(self) -> None:
-        self.envelopes: list[Envelope] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-
-@dataclass
-class LocalSmtp:
-    inbox: Inbox
-    port: int
-
-
 @pytest.fixture
 def smtp_server() -> Iterator[LocalSmtp]:
-    inbox = Inbox()
-    port = unused_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield LocalSmtp(inbox, port)
-    finally:
-        controller.stop()
+    with local_smtp() as server:
+        yield server

@@ -16,7 +16,7 @@ from clearance.vetting import states
 from clearance.vetting.models import applications_table
 from clearance.vetting.states import APPEALABLE, TRANSITIONS, Action, AppStatus
 from tests.support.inprocess import InProcess, in_process
-from tests.vetting.conftest import LocalSmtp
+from tests.support.receivers import LocalSmtp
 from tests.vetting.test_vetting_flow import form
 
 LEGAL = {(action, status) for action, (froms, _) in TRANSITIONS.items() for status in froms}

@@ -16,7 +16,8 @@ import pytest
 from clearance.accounts.models import OperatorRole
 from clearance.registry.models import ModelSpec
 from tests.support.inprocess import InProcess, in_process
-from tests.vetting.conftest import LocalDns, LocalSmtp
+from tests.support.receivers import LocalSmtp
+from tests.vetting.conftest import LocalDns
 
 FIXTURES = Path(__file__).parents[1] / "screening" / "fixtures"
 ACTOR = "local:test"

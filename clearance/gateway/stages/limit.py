@@ -1,6 +1,6 @@
 """Limit: requests and tokens per minute, concurrency and token quotas — per key, key
 owner, end user and organization (from the organization's entitlement to the model)
-and per model (from the model's declaration). Refusals are 429 with ``Retry-After``."""
+and per model (from the model's declaration); and any throttle enforcement set. Refusals are 429 with ``Retry-After``."""
 
 from __future__ import annotations
 
@@ -9,12 +9,16 @@ from clearance.gateway.errors import GatewayError
 from clearance.identity.entitlements import EntitlementIndex
 from clearance.limits.interfaces import Counter, RateLimiter, Refusal
 from clearance.limits.models import Limits
+from clearance.monitoring.throttles import Throttles
 
 
 class Limit:
-    def __init__(self, limiter: RateLimiter, entitlements: EntitlementIndex) -> None:
+    def __init__(
+        self, limiter: RateLimiter, entitlements: EntitlementIndex, throttles: Throttles
+    ) -> None:
         self._limiter = limiter
         self._entitlements = entitlements
+        self._throttles = throttles
 
     async def __call__(self, call: Call) -> None:
         principal, model = call.principal, call.model
@@ -33,6 +37,7 @@ class Limit:
                 checks.append((Counter(scope, str(ids[scope]), model.name), limits))
         if model.limits.any():
             checks.append((Counter("model", model.name, "*"), model.limits))
+        checks += self._throttles.checks(principal.org_id, principal.key_id, call.end_user, now)
         if not checks:
             return
         result = self._limiter.admit(checks, now)

@@ -18,6 +18,7 @@ from clearance.content.classifier import Verdict
 from clearance.content.prompts import Unscreenable, request_text
 from clearance.gateway.call import Call
 from clearance.gateway.errors import GatewayError, invalid_request
+from clearance.monitoring.feed import ContentFeed
 
 log = structlog.get_logger(__name__)
 
@@ -30,8 +31,9 @@ class InlineClassifier(Protocol):
 
 
 class Screen:
-    def __init__(self, classifier: InlineClassifier) -> None:
+    def __init__(self, classifier: InlineClassifier, feed: ContentFeed | None = None) -> None:
         self._classifier = classifier
+        self._feed = feed
 
     async def __call__(self, call: Call) -> None:
         try:
@@ -52,3 +54,5 @@ class Screen:
             ) from None
         call.screening = verdict
         call.categories = frozenset(verdict.flagged)
+        if self._feed is not None:  # for the monitor's deep stage and retention
+            self._feed.put(call.request_id, text)

@@ -9,7 +9,8 @@ import pytest
 
 from clearance.vetting.proofs.domain import DomainError, DomainProofResult, verify_dns
 from clearance.vetting.proofs.tokens import expected_txt, new_token
-from tests.vetting.conftest import LocalDns, unused_port
+from tests.support.receivers import unused_port
+from tests.vetting.conftest import LocalDns
 
 NAME = "_clearance-challenge.example.org"
 

@@ -21,7 +21,7 @@ from clearance.vetting.proofs.email import (
     verification_message,
 )
 from clearance.vetting.proofs.tokens import new_token, token_digest
-from tests.vetting.conftest import LocalSmtp, unused_port
+from tests.support.receivers import LocalSmtp, unused_port
 
 KEY = b"0123456789abcdef0123456789abcdef"
 NOW = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)

@@ -13,7 +13,8 @@ from clearance.vetting.proofs.domain import (
     verify_http,
 )
 from clearance.vetting.proofs.tokens import new_token
-from tests.vetting.conftest import HANG, LocalHttp, Reply, unused_port
+from tests.support.receivers import unused_port
+from tests.vetting.conftest import HANG, LocalHttp, Reply
 
 
 async def verify(site: LocalHttp, token: str, timeout: float = 2.0) -> DomainProofResult:
