@@ -88,7 +88,9 @@ def clearance(*args: str, env: dict[str, str]) -> str:
     return result.stdout
 
 
-def install_clearance(root: Path, upstream: str, env: dict[str, str]) -> tuple[Path, str]:
+def install_clearance(root: Path, upstream: str, env: dict[str, str]) -> tuple[Path, str, str]:
+    """An installation with one model, one organization and a key: (data directory,
+    API key, the administrator's operator token)."""
     data = root / "clearance"
     init = json.loads(clearance("init", "--data-dir", str(data), "--output", "json", env=env))
     as_admin = {**env, "CLEARANCE_TOKEN": init["token"]}
@@ -104,7 +106,7 @@ def install_clearance(root: Path, upstream: str, env: dict[str, str]) -> tuple[P
     created = clearance(
         "keys", "create", "--org", "Bench Lab", "--output", "json", *dd, env=as_admin
     )
-    return data, str(json.loads(created)["key"])
+    return data, str(json.loads(created)["key"]), str(init["token"])
 
 
 def measure(
@@ -188,7 +190,7 @@ def main() -> None:
     stub_args = [sys.executable, "-m", "clearance.demo.stub_upstream", "--port", str(stub_port)]
     with contextlib.ExitStack() as stack:
         stub = stack.enter_context(process(stub_args, f"{upstream}/models", root / "stub.log", env))
-        data, key = install_clearance(root, upstream, env)
+        data, key, _admin = install_clearance(root, upstream, env)
         serve = [sys.executable, "-m", "clearance", "serve", "--data-dir", str(data)]
         serve += ["--port", str(gateway_port)]
         gateway = stack.enter_context(

@@ -58,6 +58,7 @@ from clearance.monitoring.monitor import Monitor
 from clearance.monitoring.notify import Notifier
 from clearance.monitoring.retention import ContentStore, read_content_key
 from clearance.monitoring.rules import RuleBook, parse_rules
+from clearance.monitoring.summaries import purge_results
 from clearance.monitoring.throttles import Throttles
 from clearance.policy.authorizer import Authorizer
 from clearance.policy.engine import load_schema
@@ -315,3 +316,13 @@ def _witness_keys(settings: Settings) -> list[CosignatureVerifier]:
         except NoteError as exc:
             raise SetupError(f"audit_witnesses: {vkey!r} is not a cosignature key: {exc}") from None
     return keys
+
+
+async def purge_monitoring(services: Services) -> int:
+    """Delete retained content past its model's time, and the monitor's per-request
+    results (embeddings, terms) older than ``topic_days``; returns rows deleted."""
+    now = services.clock.now()
+    removed = await services.content_store.purge(now)
+    return removed + await purge_results(
+        services.db, now - timedelta(days=services.settings.topic_days)
+    )

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clearance.admin.app import build_admin_app
 from clearance.audit.publish import LogPublisher
-from clearance.container import Services, build_services
+from clearance.container import Services, build_services, purge_monitoring
 from clearance.gateway.asgi import Gateway
 from clearance.gateway.clientip import ClientAddress
 from clearance.gateway.errors import GatewayError
@@ -123,10 +123,11 @@ PURGE_INTERVAL = 3600.0
 
 
 async def purging_forever(services: Services) -> None:
-    """Once an hour: delete retained content past its time."""
+    """Once an hour: delete retained content past its time, and the monitor's results
+    older than ``topic_days``."""
     while True:
         try:
-            await services.content_store.purge(services.clock.now())
+            await purge_monitoring(services)
         except Exception:
             log.exception("content_purge_failed")
         await asyncio.sleep(PURGE_INTERVAL)

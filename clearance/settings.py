@@ -151,6 +151,13 @@ class Settings(BaseSettings):
         ],
         description="Automatic enforcement rules (see the README).",
     )
+    topic_days: int = Field(
+        default=30,
+        ge=1,
+        le=366,
+        description="Days the monitor keeps each request's verdict, embedding and terms "
+        "(for topic summaries) before the purge deletes them.",
+    )
     content_key_file: Path | None = Field(
         default=None,
         description="File holding the AES-256 key (64 hex) for encrypted content; "

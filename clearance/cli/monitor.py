@@ -152,10 +152,13 @@ def topics(
 
 @monitor_app.command("purge")
 def purge(data_dir: DataDir = None) -> None:
-    """Delete retained content past its model's retention period now."""
+    """Delete retained content past its model's retention period, and the monitor's
+    results older than topic_days, now (the server does it hourly)."""
+    from clearance.container import purge_monitoring  # noqa: PLC0415
+
     removed = with_caller(
         settings_for(data_dir),
         P.MODELS_WRITE,  # housekeeping of the models' retention rules
-        lambda s, c: s.content_store.purge(s.clock.now()),
+        lambda s, c: purge_monitoring(s),
     )
-    console.print(f"Purged {removed} retained request(s).")
+    console.print(f"Purged {removed} row(s).")

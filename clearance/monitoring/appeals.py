@@ -74,11 +74,7 @@ class Appeals:
         appeal = await self.get(appeal_id)
         if appeal.status != "pending":
             raise InvalidState(f"the appeal was already {appeal.status}")
-        if outcome == "upheld":
-            await self._enforcement.reverse(
-                actor, appeal.action_id, f"appeal {appeal.id} upheld: {reason}", overturned=True
-            )
-        async with self._db.transaction() as conn:
+        async with self._db.transaction() as conn:  # claimed first: decided once
             done = await conn.execute(
                 appeals_table.update()
                 .where((_appeals.id == appeal.id) & (_appeals.status == "pending"))
@@ -100,6 +96,10 @@ class Appeals:
                     outcome=outcome,
                     reason=reason,
                 ),
+            )
+        if outcome == "upheld":
+            await self._enforcement.reverse(
+                actor, appeal.action_id, f"appeal {appeal.id} upheld: {reason}", overturned=True
             )
         return await self.get(appeal.id)
 

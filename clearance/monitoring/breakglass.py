@@ -1,8 +1,9 @@
 """Break-glass: the rule for reading raw request content.
 
 Content is shown only to an operator acting as an investigator, inside an open case,
-with a written justification — and the reading itself is an audit entry, committed
-before any content is returned. Anything else is refused. Where content is kept at all
+with a written justification, for a request of the organization the case is about
+(when it names one) — and the reading itself is an audit entry, committed before any
+content is returned, and also when reading fails. Anything else is refused. Where content is kept at all
 is each model's retention rule (none, digest, or encrypted for N days); a request
 whose content was not kept yields ``retained: false`` — and is still audited, since
 the attempt to look is itself worth recording.
@@ -13,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+
 from clearance.accounts.models import Caller
 from clearance.accounts.permissions import Permission, allows
 from clearance.audit.events import ContentViewed
@@ -20,9 +23,11 @@ from clearance.audit.services import AuditLog
 from clearance.db.database import Database
 from clearance.errors import InvalidInput, InvalidState, NotAllowed
 from clearance.monitoring.cases import Cases
+from clearance.usage.models import usage_records_table
 
 MIN_JUSTIFICATION = 20
 
+_usage = usage_records_table.c
 ContentLookup = Callable[[str], Awaitable[bytes | None]]
 
 
@@ -59,7 +64,25 @@ class BreakGlass:
         self, caller: Caller, case_id: str, request_id: str, justification: str
     ) -> ContentView:
         text = await self.check(caller, case_id, justification)
-        content = await self._lookup(request_id)
+        case = await self._cases.get(case_id)
+        if case.org_id is not None:
+            async with self._db.read() as conn:
+                org_id = await conn.scalar(
+                    sa.select(_usage.org_id).where(_usage.request_id == request_id)
+                )
+            if org_id is not None and org_id != case.org_id:
+                raise NotAllowed("that request is not from the organization this case is about")
+        try:
+            content = await self._lookup(request_id)
+        except Exception:  # the attempt is recorded all the same
+            await self._record(caller, case_id, request_id, text, retained=False)
+            raise
+        await self._record(caller, case_id, request_id, text, retained=content is not None)
+        return ContentView(request_id=request_id, retained=content is not None, content=content)
+
+    async def _record(
+        self, caller: Caller, case_id: str, request_id: str, text: str, retained: bool
+    ) -> None:
         async with self._db.transaction() as conn:
             await self._audit.append(
                 conn,
@@ -68,7 +91,6 @@ class BreakGlass:
                     case_id=case_id,
                     request_id=request_id,
                     justification=text[:2000],
-                    retained=content is not None,
+                    retained=retained,
                 ),
             )
-        return ContentView(request_id=request_id, retained=content is not None, content=content)

@@ -37,9 +37,12 @@ from clearance.monitoring.enforcement_models import (
     actions_table,
 )
 from clearance.monitoring.events import EnforcementReversed, EnforcementTaken
+from clearance.monitoring.models import alerts_table, cases_table
 from clearance.monitoring.notify import Notifier
 
 _actions = actions_table.c
+_alerts = alerts_table.c
+_cases = cases_table.c
 MAX_THROTTLE_MINUTES = 60 * 24 * 90
 
 
@@ -89,11 +92,14 @@ class Enforcement:
             if rpm is None or not 1 <= rpm <= 1_000_000:
                 raise InvalidInput("a throttle needs rpm between 1 and 1000000", "rpm")
             minutes = 60.0 if minutes is None else minutes
-            if not 0 < minutes <= MAX_THROTTLE_MINUTES:
+            if not 1 <= minutes <= MAX_THROTTLE_MINUTES:
                 raise InvalidInput("a throttle lasts 1 minute to 90 days", "minutes")
             expires = self._clock.now() + timedelta(minutes=minutes)
         elif rpm is not None or minutes is not None:
             raise InvalidInput("rpm and minutes apply to throttles only", "rpm")
+        await self._check_references(alert_id, case_id)
+        if action_scope is Scope.KEY:
+            await self._check_key(organization.id, target)
         await self._apply(actor, action_kind, action_scope, organization.id, target, reason)
         action_id = new_id("act")
         async with self._db.transaction() as conn:
@@ -147,8 +153,25 @@ class Enforcement:
             await self._organizations.set_status(actor, org_id, OrgStatus.SUSPENDED, reason)
         elif kind is ActionKind.REVOKE:
             await self._keys.revoke(actor, target, reason, org_id)
-        elif kind is ActionKind.THROTTLE and scope is Scope.KEY:
-            await self._keys.get(target)  # it exists (NotFound otherwise)
+
+    async def _check_key(self, org_id: str, key_id: str) -> None:
+        try:
+            key = await self._keys.get(key_id)
+        except NotFound:
+            key = None
+        if key is None or key.org_id != org_id:
+            raise NotFound(f"no key {key_id!r} in that organization")
+
+    async def _check_references(self, alert_id: str | None, case_id: str | None) -> None:
+        async with self._db.read() as conn:
+            if alert_id is not None:
+                found = await conn.scalar(sa.select(_alerts.id).where(_alerts.id == alert_id))
+                if found is None:
+                    raise NotFound(f"no alert {alert_id!r}")
+            if case_id is not None:
+                found = await conn.scalar(sa.select(_cases.id).where(_cases.id == case_id))
+                if found is None:
+                    raise NotFound(f"no case {case_id!r}")
 
     async def _check_member(self, org_id: str, member_id: str) -> None:
         member = await self._members.get(member_id)
@@ -163,14 +186,18 @@ class Enforcement:
         action = await self.get(action_id)
         if action.status != "active":
             raise InvalidState("the action was already reversed")
-        if action.kind == ActionKind.SUSPEND and action.scope == Scope.END_USER:
-            await self._end_users.set_status(
-                actor, action.org_id, action.target, Status.ACTIVE, reason
-            )
-        elif action.kind == ActionKind.SUSPEND and action.scope == Scope.MEMBER:
-            await self._members.set_status(actor, action.target, Status.ACTIVE, reason)
-        elif action.kind == ActionKind.SUSPEND:
-            await self._organizations.set_status(actor, action.org_id, OrgStatus.ACTIVE, reason)
+        try:  # reinstate; already reinstated (by an operator, say) is fine too
+            if action.kind == ActionKind.SUSPEND and action.scope == Scope.END_USER:
+                await self._end_users.set_status(
+                    actor, action.org_id, action.target, Status.ACTIVE, reason
+                )
+            elif action.kind == ActionKind.SUSPEND and action.scope == Scope.MEMBER:
+                await self._members.set_status(actor, action.target, Status.ACTIVE, reason)
+            elif action.kind == ActionKind.SUSPEND:
+                await self._organizations.set_status(actor, action.org_id, OrgStatus.ACTIVE, reason)
+        except InvalidState as exc:
+            if "already active" not in exc.message:
+                raise
         async with self._db.transaction() as conn:
             done = await conn.execute(
                 actions_table.update()
@@ -211,7 +238,8 @@ class Enforcement:
         self._notifier.send(action.org_id, event, f"{event} {action.id}", document)
 
     async def active(self, kind: str, scope: str, org_id: str, target: str) -> Action | None:
-        """The active action of this kind on this target, if any."""
+        """The action of this kind on this target in force (a lapsed throttle is not),
+        if any."""
         async with self._db.read() as conn:
             row = (
                 await conn.execute(
@@ -221,6 +249,10 @@ class Enforcement:
                         & (_actions.org_id == org_id)
                         & (_actions.target == target)
                         & (_actions.status == "active")
+                        & (
+                            _actions.expires_at.is_(None)
+                            | (_actions.expires_at > self._clock.now())
+                        )
                     )
                 )
             ).first()

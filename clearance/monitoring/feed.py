@@ -14,7 +14,8 @@ import time
 from collections import OrderedDict
 
 MAX_ENTRIES = 200_000
-MAX_CHARS = 200_000_000
+MAX_CHARS = 100_000_000
+"""About 100-400 MB of text at most (Python stores 1-4 bytes a character)."""
 MAX_AGE = 600.0
 """Seconds a text waits at most."""
 
@@ -33,6 +34,7 @@ class ContentFeed:
 
     def put(self, request_id: str, text: str) -> None:
         now = time.monotonic()
+        self.take(request_id)  # a retried id replaces its text
         self._texts[request_id] = (now, text)
         self._chars += len(text)
         texts = self._texts
@@ -44,6 +46,11 @@ class ContentFeed:
             _, (_, old) = texts.popitem(last=False)
             self._chars -= len(old)
             self.dropped += 1
+
+    def peek(self, request_id: str) -> str | None:
+        """The text, left in place (until the monitor has stored its verdict)."""
+        found = self._texts.get(request_id)
+        return found[1] if found is not None else None
 
     def take(self, request_id: str) -> str | None:
         found = self._texts.pop(request_id, None)

@@ -68,8 +68,11 @@ monitor_progress_table = sa.Table(
     metadata,
     sa.Column("name", sa.String(32), primary_key=True),
     sa.Column("last_usage_id", sa.BigInteger, nullable=False),
+    sa.Column("holder", sa.String(64), nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
 )
-"""How far the monitor has read the usage records (their ``id``), per worker."""
+"""How far the monitor has read the usage records (their ``id``), and which process
+holds the lease to read on (one at a time, so each detector sees every event)."""
 
 monitor_results_table = sa.Table(
     "monitor_results",

@@ -4,24 +4,33 @@ detectors, into alerts and — by rule — enforcement.
 It reads the usage records by their ``id`` after its saved position
 (``monitor_progress``), so no event is skipped or read twice, across restarts too.
 For each record it takes the request's text from the gateway's feed, when there is
-one, and runs the deep stage over the batch on worker threads (MiniLM embeddings
-plus trained heads); keeps the content per the model's retention rule; stores the
-verdict, the embedding and a few vocabulary terms for topic summaries; then lets
-every detector see the event. Results, retained content, alerts and the new
-position commit together. Several processes may run monitors: a batch commits only
-if the position it started from is still current, so each event counts once.
+one, and runs the deep stage over the batch on a worker thread (MiniLM embeddings
+plus trained heads); keeps the content per the model's retention rule; and stores
+the verdict, the embedding and a few vocabulary terms for topic summaries. Those and
+the new position commit together; then every detector sees the events, and their
+findings become alerts (kept and retried should that fail) and, by rule, actions.
 
-Positions: records are committed in ``id`` order by one writer, but sequences can
-leave holes (a rolled-back insert); the monitor waits for a hole up to ``GAP_WAIT``
-seconds before moving past it.
+One process monitors at a time: it holds a lease on the position row, renewed each
+step, which another process takes over once it lapses (``LEASE``). So every detector
+sees every event. The deep stage reads the texts of the process it runs in; events
+another process served are judged by the inline stage's verdict.
+
+Holes: ids are handed out in order, but a transaction that rolls back, or several
+writers committing out of order (PostgreSQL, several processes), leave holes for a
+while. The monitor stops at a hole for up to ``GAP_WAIT`` seconds; a hole still open
+then is passed, and looked for again on every step for ``HOLE_WATCH`` seconds, so a
+late commit is still monitored (out of order). Holes never filled are logged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -29,9 +38,10 @@ import sqlalchemy as sa
 import structlog
 
 from clearance.clock import Clock
-from clearance.content.classifier import ContentClassifier
+from clearance.content.classifier import ContentClassifier, Verdict
 from clearance.db.database import Database
 from clearance.identity.entitlements import EntitlementIndex
+from clearance.ids import new_id
 from clearance.monitoring.alerts import Alerts
 from clearance.monitoring.detectors.base import Detector, Finding, UsageEvent
 from clearance.monitoring.enforcement import Enforcement
@@ -47,6 +57,9 @@ log = structlog.get_logger(__name__)
 
 NAME = "monitor"
 GAP_WAIT = 5.0
+HOLE_WATCH = 600.0
+MAX_HOLES = 10_000
+LEASE = timedelta(seconds=15)
 _records = usage_records_table.c
 _progress = monitor_progress_table.c
 _COLUMNS = (
@@ -62,6 +75,7 @@ _COLUMNS = (
     _records.error_code,
     _records.categories,
 )
+Verdicts = dict[str, tuple[Verdict, np.ndarray]]
 
 
 @dataclass
@@ -70,9 +84,12 @@ class MonitorStats:
     deep: int = 0
     """Events the deep stage read."""
     without_text: int = 0
-    """Events whose text was not in the feed (another process, or pushed out)."""
+    """Events whose text was not in this process's feed (served by another process,
+    pushed out of the feed, or with no text at all)."""
     findings: int = 0
     actions: int = 0
+    holes_skipped: int = 0
+    """Ids never seen within ``HOLE_WATCH`` (rolled-back inserts, normally)."""
 
 
 class Monitor:
@@ -107,8 +124,13 @@ class Monitor:
         self._content = content
         self._batch = batch
         self._deep = deep
+        self._me = f"{socket.gethostname()[:40]}:{os.getpid()}:{new_id('m', 6)}"
         self._position: int | None = None
-        self._gap_since: float | None = None
+        self._holes: dict[int, float] = {}
+        """Ids not seen yet below the position, and since when (monotonic)."""
+        self._waiting: tuple[int, float] | None = None
+        """The hole the monitor is stopped at, and since when."""
+        self._unraised: list[Finding] = []
         self.stats = MonitorStats()
 
     async def run(self, interval: float) -> None:
@@ -124,18 +146,66 @@ class Monitor:
 
     async def backlog(self) -> int:
         """Usage records not yet monitored."""
-        position = await self._load_position()
         async with self._db.read() as conn:
+            position = await conn.scalar(
+                sa.select(_progress.last_usage_id).where(_progress.name == NAME)
+            )
             count = await conn.scalar(
                 sa.select(sa.func.count())
                 .select_from(usage_records_table)
-                .where(_records.id > position)
+                .where(_records.id > int(position or 0))
             )
         return int(count or 0)
 
     async def step(self) -> int:
-        """Monitor the next batch of events; returns how many."""
-        start = await self._load_position()
+        """Monitor the next batch of events (if this process holds the lease);
+        returns how many."""
+        await self._raise_unraised()
+        start = await self._lease()
+        if start is None:
+            return 0
+        rows = await self._read(start)
+        if not rows:
+            return 0
+        texts = {r.request_id: t for r in rows if (t := self._feed.peek(r.request_id)) is not None}
+        verdicts, results, kept = await asyncio.to_thread(self._judge, rows, texts)
+        end = max(start, *(row.id for row in rows))
+        async with self._db.transaction() as conn:
+            if not await self._save_position(conn, start, end):
+                self._position = None  # the lease was lost meanwhile
+                return 0
+            await conn.execute(monitor_results_table.insert(), results)
+            await self._content.keep(conn, kept)
+        self._position = end
+        for row in rows:
+            self._feed.take(row.request_id)
+        events = [self._event(row, verdicts.get(row.request_id)) for row in rows]
+        findings = [f for e in events for detector in self._detectors for f in detector.observe(e)]
+        self.stats.events += len(rows)
+        self.stats.deep += len(verdicts)
+        self.stats.without_text += len(rows) - len(verdicts)
+        self.stats.findings += len(findings)
+        self._unraised += findings
+        await self._raise_unraised()
+        return len(rows)
+
+    async def _raise_unraised(self) -> None:
+        """Findings into alerts, then rules; kept for the next step if it fails."""
+        if not self._unraised:
+            return
+        findings, self._unraised = self._unraised, []
+        try:
+            alert_ids = await self._alerts.raise_all(findings)
+        except Exception:
+            self._unraised = findings + self._unraised
+            raise
+        for finding, alert_id in zip(findings, alert_ids, strict=True):
+            for due in self._rules.consider(finding, finding.at or self._clock.now()):
+                await self._act(due, alert_id)
+
+    async def _read(self, start: int) -> list[Any]:
+        """The rows after ``start`` up to the first recent hole, plus any late rows
+        that fill older holes."""
         async with self._db.read() as conn:
             rows = list(
                 await conn.execute(
@@ -145,51 +215,58 @@ class Monitor:
                     .limit(self._batch)
                 )
             )
-        rows = self._contiguous(start, rows)
-        if not rows:
-            return 0
-        texts = {row.request_id: text for row in rows if (text := self._feed.take(row.request_id))}
-        verdicts = await self._deep_stage(texts)
+            late = []
+            if self._holes:
+                late = list(
+                    await conn.execute(
+                        sa.select(*_COLUMNS).where(_records.id.in_(list(self._holes)[:1000]))
+                    )
+                )
+        now = time.monotonic()
+        for row in late:
+            del self._holes[row.id]
+        for hole, since in list(self._holes.items()):
+            if now - since > HOLE_WATCH:
+                del self._holes[hole]
+                self.stats.holes_skipped += 1
+                log.warning("usage_id_never_seen", id=hole)
+        return late + self._up_to_hole(start, rows, now)
+
+    def _up_to_hole(self, start: int, rows: list[Any], now: float) -> list[Any]:
+        expected = start + 1
+        for index, row in enumerate(rows):
+            if row.id != expected:
+                if self._waiting is None or self._waiting[0] != expected:
+                    self._waiting = (expected, now)
+                if now - self._waiting[1] < GAP_WAIT:
+                    return rows[:index]
+                if len(self._holes) < MAX_HOLES:  # passed over, but still looked for
+                    self._holes.update(dict.fromkeys(range(expected, row.id), now))
+            expected = row.id + 1
+        self._waiting = None
+        return rows
+
+    def _judge(
+        self, rows: list[Any], texts: dict[str, str]
+    ) -> tuple[Verdicts, list[dict[str, Any]], list[dict[str, Any]]]:
+        """The CPU work of a batch, on a worker thread: the deep stage, the rows to
+        store, the content to keep."""
+        verdicts: Verdicts = {}
+        if texts and self._deep:
+            ids = list(texts)
+            found, vectors = self._classifier.deep_with_embeddings([texts[i] for i in ids])
+            verdicts = {i: (found[n], vectors[n]) for n, i in enumerate(ids)}
         now = self._clock.now()
-        events, results, kept = [], [], []
+        results, kept = [], []
         for row in rows:
-            text = texts.get(row.request_id)
-            verdict = verdicts.get(row.request_id)
-            events.append(self._event(row, verdict))
+            text, verdict = texts.get(row.request_id), verdicts.get(row.request_id)
             results.append(self._result(row, verdict, text))
             model = self._catalog.get(row.model) if row.model else None
             if text is not None and model is not None:
                 keep = self._content.row(row.request_id, row.model, model.retention, text, now)
                 if keep is not None:
                     kept.append(keep)
-        findings = [
-            f for event in events for detector in self._detectors for f in detector.observe(event)
-        ]
-        end = rows[-1].id
-        async with self._db.transaction() as conn:
-            moved = await self._save_position(conn, start, end)
-            if not moved:  # another monitor took this batch
-                self._position = None
-                return 0
-            await conn.execute(monitor_results_table.insert(), results)
-            await self._content.keep(conn, kept)
-            alert_ids = await self._alerts.raise_in(conn, findings)
-        self._position = end
-        self.stats.events += len(rows)
-        self.stats.deep += len(verdicts)
-        self.stats.without_text += len(rows) - len(texts)
-        self.stats.findings += len(findings)
-        await self._enforce(findings, alert_ids)
-        return len(rows)
-
-    async def _deep_stage(self, texts: dict[str, str]) -> dict[str, tuple[Any, np.ndarray]]:
-        if not texts or not self._deep:
-            return {}
-        ids = list(texts)
-        verdicts, vectors = await asyncio.to_thread(
-            self._classifier.deep_with_embeddings, [texts[i] for i in ids]
-        )
-        return {i: (verdicts[n], vectors[n]) for n, i in enumerate(ids)}
+        return verdicts, results, kept
 
     def _event(self, row: Any, verdict: tuple[Any, np.ndarray] | None) -> UsageEvent:
         model = self._catalog.get(row.model) if row.model else None
@@ -236,11 +313,6 @@ class Monitor:
             "terms": " ".join(self._classifier.terms(text)) if verdict and text else None,
         }
 
-    async def _enforce(self, findings: list[Finding], alert_ids: list[str]) -> None:
-        for finding, alert_id in zip(findings, alert_ids, strict=True):
-            for due in self._rules.consider(finding, finding.at or self._clock.now()):
-                await self._act(due, alert_id)
-
     async def _act(self, due: Due, alert_id: str) -> None:
         rule = due.rule
         if await self._enforcement.active(rule.action, rule.scope, due.org_id, due.target):
@@ -265,40 +337,45 @@ class Monitor:
         except Exception:
             log.exception("rule_action_failed", rule=rule.name, org_id=due.org_id)
 
-    def _contiguous(self, start: int, rows: list[Any]) -> list[Any]:
-        """The rows up to the first hole in the ids, unless that hole is old."""
-        expected = start + 1
-        for index, row in enumerate(rows):
-            if row.id != expected and start > 0:
-                now = time.monotonic()
-                if self._gap_since is None:
-                    self._gap_since = now
-                if now - self._gap_since < GAP_WAIT:
-                    return rows[:index]
-            expected = row.id + 1
-        self._gap_since = None
-        return rows
-
-    async def _load_position(self) -> int:
-        if self._position is None:
-            async with self._db.read() as conn:
-                value = await conn.scalar(
-                    sa.select(_progress.last_usage_id).where(_progress.name == NAME)
+    async def _lease(self) -> int | None:
+        """Take or renew the lease; the position to read from, or None when another
+        process holds it."""
+        now = self._clock.now()
+        mine = (_progress.holder == self._me) | _progress.holder.is_(None)
+        mine = mine | (_progress.lease_until < now)
+        async with self._db.transaction() as conn:
+            done = await conn.execute(
+                monitor_progress_table.update()
+                .where((_progress.name == NAME) & mine)
+                .values(holder=self._me, lease_until=now + LEASE)
+            )
+            if done.rowcount != 1:
+                exists = await conn.scalar(sa.select(_progress.name).where(_progress.name == NAME))
+                if exists is not None:
+                    self._position = None
+                    return None
+                await conn.execute(
+                    monitor_progress_table.insert().values(
+                        name=NAME, last_usage_id=0, holder=self._me, lease_until=now + LEASE
+                    )
                 )
-            self._position = int(value or 0)
+            position = await conn.scalar(
+                sa.select(_progress.last_usage_id).where(_progress.name == NAME)
+            )
+        if self._position != position:  # first step, or after another holder
+            self._holes.clear()
+            self._waiting = None
+        self._position = int(position or 0)
         return self._position
 
-    @staticmethod
-    async def _save_position(conn: Any, start: int, end: int) -> bool:
+    async def _save_position(self, conn: Any, start: int, end: int) -> bool:
         done = await conn.execute(
             monitor_progress_table.update()
-            .where((_progress.name == NAME) & (_progress.last_usage_id == start))
+            .where(
+                (_progress.name == NAME)
+                & (_progress.last_usage_id == start)
+                & (_progress.holder == self._me)
+            )
             .values(last_usage_id=end)
         )
-        if done.rowcount == 1:
-            return True
-        exists = await conn.scalar(sa.select(_progress.name).where(_progress.name == NAME))
-        if exists is None and start == 0:
-            await conn.execute(monitor_progress_table.insert().values(name=NAME, last_usage_id=end))
-            return True
-        return False
+        return bool(done.rowcount == 1)

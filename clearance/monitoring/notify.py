@@ -9,6 +9,8 @@ or not, is an audit entry (never with the secret or the body).
 
 Deliveries run in the background, one task each, so taking an action never waits on
 an organization's server; :meth:`Notifier.drain` waits for them (shutdown, tests).
+Each is tried once (its outcome audited); redirects are not followed. The URL is set
+by an operator, never by the organization, and may not carry credentials.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import secrets
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -32,6 +35,7 @@ from clearance.audit.services import AuditLog
 from clearance.clock import Clock
 from clearance.db.database import Database
 from clearance.db.schema import UTCDateTime, metadata
+from clearance.errors import InvalidInput
 from clearance.identity.models import MemberRole, Status, members_table
 from clearance.identity.organizations import find_org
 from clearance.monitoring.events import NotificationSent, WebhookSet
@@ -76,6 +80,8 @@ class Notifier:
         signing secret, which is shown this once."""
         if url is not None:
             url = validation.http_url(url, "url")
+            if urlsplit(url).username is not None or "@" in urlsplit(url).netloc:
+                raise InvalidInput("put no credentials in the webhook URL", "url")
         secret = f"whsec_{secrets.token_urlsafe(32)}" if url is not None else None
         async with self._db.transaction() as conn:
             organization = await find_org(conn, org)
@@ -135,7 +141,7 @@ class Notifier:
             ),
         }
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            async with httpx.AsyncClient(timeout=TIMEOUT, trust_env=False) as client:
                 response = await client.post(row.url, content=body, headers=headers)
             delivered, detail = response.is_success, f"HTTP {response.status_code}"
         except httpx.HTTPError as exc:

@@ -25,6 +25,7 @@ from clearance.monitoring.detectors.base import Finding
 from clearance.monitoring.enforcement_models import ALLOWED, ActionKind, Scope
 
 RULE_SCOPES = (Scope.END_USER, Scope.KEY, Scope.ORGANIZATION)
+MAX_NAME = 64
 MAX_SUBJECTS = 100_000
 
 
@@ -58,33 +59,59 @@ class Due:
 
 
 def parse_rules(documents: Sequence[Mapping[str, Any]], detectors: Sequence[str]) -> list[Rule]:
-    rules: list[Rule] = []
-    known = {f.name for f in fields(Rule)}
-    for index, document in enumerate(documents):
-        where = f"monitor_rules[{index}]"
-        unknown = sorted(set(document) - known)
-        if unknown:
-            raise InvalidInput(f"{where}: unknown fields {', '.join(unknown)}", where)
-        try:
-            rule = Rule(**document)
-            count, window = int(rule.count), float(rule.window_minutes)
-            kind, scope = ActionKind(rule.action), Scope(rule.scope)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput(f"{where}: {exc}", where) from None
-        if rule.detector not in detectors:
-            choices = ", ".join(detectors)
-            raise InvalidInput(f"{where}: no detector {rule.detector!r} ({choices})", where)
-        if scope not in RULE_SCOPES or scope not in ALLOWED[kind]:
-            raise InvalidInput(f"{where}: {rule.action} cannot apply to {rule.scope}", where)
-        if count < 1 or window <= 0:
-            raise InvalidInput(f"{where}: count ≥ 1 and window_minutes > 0", where)
-        if (kind is ActionKind.THROTTLE) != (rule.rpm is not None):
-            raise InvalidInput(f"{where}: rpm is required for throttles, and only them", where)
-        rules.append(rule)
+    """Rules from settings, every field checked and converted; fails at start-up
+    rather than leaving a rule that can never act."""
+    rules = [
+        _rule(document, f"monitor_rules[{n}]", detectors) for n, document in enumerate(documents)
+    ]
     names = [rule.name for rule in rules]
     if len(set(names)) != len(names):
         raise InvalidInput("monitor_rules: rule names must be unique", "monitor_rules")
     return rules
+
+
+def _rule(document: Mapping[str, Any], where: str, detectors: Sequence[str]) -> Rule:
+    if not isinstance(document, Mapping):
+        raise InvalidInput(f"{where}: a rule is an object", where)
+    known = {f.name for f in fields(Rule)}
+    unknown = sorted(set(document) - known)
+    missing = sorted(known - {"rpm", "minutes"} - set(document))
+    if unknown or missing:
+        problem = f"unknown fields {', '.join(unknown)}" if unknown else ""
+        problem += ("; " if unknown and missing else "") + (
+            f"missing {', '.join(missing)}" if missing else ""
+        )
+        raise InvalidInput(f"{where}: {problem}", where)
+    name, detector = document["name"], document["detector"]
+    if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME:
+        raise InvalidInput(f"{where}: name must be 1-{MAX_NAME} characters", where)
+    if detector not in detectors:
+        raise InvalidInput(f"{where}: no detector {detector!r} ({', '.join(detectors)})", where)
+    count = _number(document["count"], int, f"{where}.count", 1)
+    window = _number(document["window_minutes"], float, f"{where}.window_minutes", 1e-3)
+    try:
+        kind, scope = ActionKind(document["action"]), Scope(document["scope"])
+    except ValueError as exc:
+        raise InvalidInput(f"{where}: {exc}", where) from None
+    if scope not in RULE_SCOPES or scope not in ALLOWED[kind]:
+        raise InvalidInput(f"{where}: {kind.value} cannot apply to {scope.value}", where)
+    rpm = minutes = None
+    if kind is ActionKind.THROTTLE:
+        rpm = _number(document.get("rpm"), int, f"{where}.rpm", 1)
+        minutes = _number(document.get("minutes", 60), float, f"{where}.minutes", 1)
+    elif document.get("rpm") is not None or document.get("minutes") is not None:
+        raise InvalidInput(f"{where}: rpm and minutes are for throttles only", where)
+    return Rule(name, detector, count, window, kind.value, scope.value, rpm, minutes)
+
+
+def _number(value: Any, kind: type[int] | type[float], where: str, least: float) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"{where} must be a number", where)
+    if kind is int and not float(value).is_integer():
+        raise InvalidInput(f"{where} must be a whole number", where)
+    if value < least:
+        raise InvalidInput(f"{where} must be at least {least:g}", where)
+    return kind(value)
 
 
 class RuleBook:

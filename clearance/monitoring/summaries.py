@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 import numpy as np
@@ -14,7 +15,8 @@ from clearance.monitoring.models import monitor_results_table
 from clearance.monitoring.topics import TopicPoint, TopicSummary, summarize
 
 _results = monitor_results_table.c
-MAX_POINTS = 100_000
+MAX_POINTS = 50_000
+"""The most recent requests a summary covers at most."""
 
 
 async def topic_summary(
@@ -46,4 +48,13 @@ async def topic_summary(
         )
         for row in rows
     ]
-    return summarize(points, min_cluster_size=min_cluster_size)
+    # Clustering takes seconds for many points: never on the event loop.
+    return await asyncio.to_thread(summarize, points, min_cluster_size=min_cluster_size)
+
+
+async def purge_results(db: Database, before: datetime) -> int:
+    """Delete the monitor's per-request results (verdicts, embeddings, terms) older
+    than ``before``: topic summaries look back at most ``topic_days``."""
+    async with db.transaction() as conn:
+        done = await conn.execute(monitor_results_table.delete().where(_results.at < before))
+    return int(done.rowcount or 0)

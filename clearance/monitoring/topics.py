@@ -14,8 +14,8 @@ What it guarantees:
   default) is not shown: its requests are only added to ``suppressed``. With fewer requests
   than that in total, there are no topics at all.
 * **Shared terms only.** A term is shown for a topic only if at least two of its requests,
-  and at least a fifth of them, contain it, so a term one person used is never shown. A
-  topic with no such term is labelled "(no common terms)".
+  and at least a fifth of them, contain it, so a term from a single request is never
+  shown. A topic with no such term is labelled "(no common terms)".
 
 How: spherical k-means (cosine similarity) with k-means++ seeding, into
 ``min(max_topics, total // min_cluster_size)`` groups. Given the same requests and seed the

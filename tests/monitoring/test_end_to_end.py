@@ -164,9 +164,9 @@ async def test_cyber_allowed_bioweapon_refused_suspended_appealed_reversed(
         "end_user.status_changed",
         "enforcement.taken",
         "appeal.filed",
+        "appeal.decided",
         "end_user.status_changed",
         "enforcement.reversed",
-        "appeal.decided",
     ]
     found = [k for k in kinds if k in set(steps)]
     assert found == steps

@@ -24,7 +24,15 @@ def upgrade() -> None:
         "monitor_progress",
         sa.Column("name", sa.String(length=32), nullable=False),
         sa.Column("last_usage_id", sa.BigInteger(), nullable=False),
+        sa.Column("holder", sa.String(length=64), nullable=True),
+        sa.Column("lease_until", clearance.db.schema.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_monitor_progress")),
+    )
+    # The monitor starts with the usage recorded from now on: replaying the whole
+    # history would raise alerts, and let rules act, on months-old use.
+    op.execute(
+        "INSERT INTO monitor_progress (name, last_usage_id) "
+        "SELECT 'monitor', COALESCE(MAX(id), 0) FROM usage_records"
     )
     op.create_table(
         "monitor_results",
