@@ -483,9 +483,33 @@ def evaluate(
     return report
 
 
+def write_misses(
+    path: Path,
+    examples: list[Example],
+    scores: list[dict[str, float]],
+    thresholds: dict[str, float],
+) -> None:
+    harm = set(DOMAINS)
+    with path.open("w", encoding="utf-8") as out:
+        for example, score in zip(examples, scores, strict=True):
+            flags = {s for s in SIGNALS if score[s] >= thresholds[s]} & harm
+            missed = example.label in harm and not flags
+            false_flag = example.label.startswith("benign:") and bool(flags)
+            if missed or false_flag:
+                kind = "missed" if missed else "false_flag"
+                row = {"kind": kind, "label": example.label, "source": example.source}
+                out.write(json.dumps({**row, "scores": score, "text": example.text}) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "clearance-build")
+    parser.add_argument(
+        "--misses",
+        type=Path,
+        help="Also write the deep stage's validation mistakes here (JSON lines): harmful "
+        "requests flagged in no domain, and benign ones flagged in some.",
+    )
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     examples = written() + public(args.cache)
@@ -517,7 +541,10 @@ def main() -> None:
         model = LinearModel.load(OUT / f"{stage}.npz")
         texts = [e.text for e in validation]
         vectors = embeddings(args.cache, texts) if stage == "deep" else None
-        metrics[stage] = evaluate(validation, model.scores(texts, vectors), model.thresholds)
+        scores = model.scores(texts, vectors)
+        metrics[stage] = evaluate(validation, scores, model.thresholds)
+        if stage == "deep" and args.misses is not None:
+            write_misses(args.misses, validation, scores, model.thresholds)
     sources: dict[str, int] = {}
     for e in unique:
         sources[e.source] = sources.get(e.source, 0) + 1

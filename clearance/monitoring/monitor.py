@@ -253,9 +253,10 @@ class Monitor:
         store, the content to keep."""
         verdicts: Verdicts = {}
         if texts and self._deep:
-            ids = list(texts)
-            found, vectors = self._classifier.deep_with_embeddings([texts[i] for i in ids])
-            verdicts = {i: (found[n], vectors[n]) for n, i in enumerate(ids)}
+            distinct = list(dict.fromkeys(texts.values()))  # a retried prompt, scored once
+            found, vectors = self._classifier.deep_with_embeddings(distinct)
+            place = {text: n for n, text in enumerate(distinct)}
+            verdicts = {i: (found[place[t]], vectors[place[t]]) for i, t in texts.items()}
         now = self._clock.now()
         results, kept = [], []
         for row in rows:
