@@ -25,6 +25,7 @@ from clearance.gateway.asgi import Gateway
 from clearance.gateway.clientip import ClientAddress
 from clearance.gateway.errors import GatewayError
 from clearance.gateway.forward import Forwarder
+from clearance.gateway.output import OutputScreen
 from clearance.gateway.pipeline import Pipeline
 from clearance.gateway.stages.authenticate import Authenticate
 from clearance.gateway.stages.authorize import Authorize
@@ -60,7 +61,8 @@ def build_gateway(services: Services) -> Gateway:
             Limit(s.limiter, s.entitlement_index, s.throttles),
         ]
     )
-    forwarder = Forwarder(s.upstreams, s.catalog, s.usage_recorder, s.clock, s.metrics)
+    output = OutputScreen(s.content_classifier, s.authorizer)
+    forwarder = Forwarder(s.upstreams, s.catalog, s.usage_recorder, s.clock, s.metrics, output)
     return Gateway(
         pipeline,
         authenticate,

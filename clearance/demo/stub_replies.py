@@ -4,6 +4,8 @@ honest word counts as token usage."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import time
 from collections.abc import Iterator
@@ -46,9 +48,22 @@ def last_user_text(messages: Any) -> str:
 
 
 def reply_text(body: dict[str, Any], prompt: str) -> str:
-    if "echo" in directives(str(body.get("model", ""))):
+    chosen = directives(str(body.get("model", "")))
+    if "decode" in chosen:  # a model that decodes what it is given (output screening)
+        return decoded(prompt)
+    if "echo" in chosen:
         return prompt
     return DEMO_REPLY
+
+
+def decoded(prompt: str) -> str:
+    """The last base64 word of ``prompt`` decoded as UTF-8, or the prompt itself."""
+    for word in reversed(prompt.split()):
+        try:
+            return base64.b64decode(word, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            continue
+    return prompt
 
 
 def sse(data: Any, event: str | None = None) -> bytes:

@@ -8,6 +8,7 @@ and of Anthropic's (``/v1/messages``), whole or streamed, with word counts as us
 Behaviour is chosen by the *upstream model name*, as ``+``-separated directives:
 
     echo                 reply with the last user message (default: a fixed sentence)
+    decode               reply with the message's last base64 word, decoded
     delay-<ms>           wait before answering
     chunk-delay-<ms>     wait between streamed events
     break-<n>            end a stream abruptly after n events

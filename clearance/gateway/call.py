@@ -38,6 +38,8 @@ class Call:
     """Content categories screening found."""
     screening: Verdict | None = None
     """The inline classifier's scores, when the request had text to screen."""
+    output_flags: tuple[str, ...] = ()
+    """Signals output screening found in the answer (models with that safeguard)."""
     principal: Principal | None = None
     model: Model | None = None
     decision: Decision | None = None

@@ -21,6 +21,7 @@ from clearance.clock import Clock
 from clearance.gateway.call import Call
 from clearance.gateway.errors import GatewayError
 from clearance.gateway.metrics import GatewayMetrics
+from clearance.gateway.output import OutputScreen, StreamScreen, answer_text
 from clearance.gateway.protocols.base import StreamMeter
 from clearance.gateway.upstream import UpstreamResponse, Upstreams
 from clearance.registry.services import ModelCatalog
@@ -64,8 +65,15 @@ def usage_record(
         # A stream's latency (like its tokens) comes with its outcome, when it ends.
         latency_ms=None if streamed else round((time.monotonic() - call.started) * 1000, 3),
         streamed=streamed,
-        categories=(",".join(call.screening.flagged) or None) if call.screening else None,
+        categories=_categories(call),
     )
+
+
+def _categories(call: Call) -> str | None:
+    """What screening flagged in the request, then anything more in the answer."""
+    found = list(call.screening.flagged) if call.screening else []
+    found += [flag for flag in call.output_flags if flag not in found]
+    return ",".join(found)[:128] or None
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
@@ -84,12 +92,14 @@ class Forwarder:
         recorder: UsageRecorder,
         clock: Clock,
         metrics: GatewayMetrics,
+        output: OutputScreen | None = None,
     ) -> None:
         self._upstreams = upstreams
         self._catalog = catalog
         self._recorder = recorder
         self._clock = clock
         self._metrics = metrics
+        self._output = output
 
     async def durably(self, row: UsageRecord) -> None:
         try:
@@ -139,6 +149,10 @@ class Forwarder:
         self._check_reply(call, response.status, document)
         if response.status < 400 and document is not None:
             call.usage = call.protocol.usage(document)
+            if self._output is not None and self._output.wanted(call):
+                refusal = self._output.judge(call, answer_text(document))
+                if refusal is not None:
+                    raise refusal  # recorded as refused, with the tokens it used
         error_code = None if response.status < 400 else "upstream_status"
         await self.durably(usage_record(call, response.status, error_code))
         headers = [
@@ -230,13 +244,24 @@ class Forwarder:
         left: asyncio.Event,
     ) -> tuple[int, str | None]:
         buffer = b""
+        screen = (
+            StreamScreen(self._output, call)
+            if self._output is not None and self._output.wanted(call)
+            else None
+        )
         try:
             async for chunk in response.chunks():
                 buffer += chunk.replace(b"\r\n", b"\n")
                 *events, buffer = buffer.split(EVENT_SEPARATOR)
-                out = b"".join(e + EVENT_SEPARATOR for e in events if e and meter.observe(e))
-                if out:
+                passed = [e for e in events if e and meter.observe(e)]
+                if screen is not None and (refusal := screen.judge(passed)) is not None:
+                    response.close()  # the upstream stops generating
+                    raise refusal
+                if passed:
+                    out = b"".join(e + EVENT_SEPARATOR for e in passed)
                     await send({"type": "http.response.body", "body": out, "more_body": True})
+            if screen is not None and buffer.strip() and (refusal := screen.judge([buffer])):
+                raise refusal
         except GatewayError as error:
             if left.is_set():
                 return 499, "client_disconnected"
