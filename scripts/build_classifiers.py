@@ -318,11 +318,11 @@ def embeddings(cache: Path, texts: list[str]) -> np.ndarray:
     return np.stack([known[k] for k in keys])
 
 
-C = 4.0
+C = 8.0
 DENSE_SCALE = 1.0
 """Embedding features against the lexical ones (both unit length)."""
 MAX_FALSE_FLAGS = {
-    "cyber": 0.012,
+    "cyber": 0.016,
     "bio": 0.006,
     "chem": 0.006,
     "radnuc": 0.004,
@@ -330,13 +330,14 @@ MAX_FALSE_FLAGS = {
     "jailbreak": 0.01,
 }
 """Per signal, at most this share of the hard benign training examples (written
-questions that merely sound risky) may cross its threshold, out of fold; together the
-domains keep the share of them flagged at all under 3%. Cyber gets the largest share:
-its benign near-misses (defensive security work) are the closest to its harmful
-requests, and its recall matters most in a cyber program. The inline stage gets half
-these shares: its flags refuse requests on the spot, so it must be the surer of the
-two; what it lets through, the deep stage still scores."""
-INLINE_SHARE = 0.5
+questions that merely sound risky) may cross the deep stage's threshold, out of fold;
+together the domains keep the share of them flagged at all under 3%. Cyber gets the
+largest share: its benign near-misses (defensive security work) are the closest to its
+harmful requests, and its recall matters most in a cyber program."""
+INLINE_MAX_FALSE_FLAGS = {**{s: share / 2 for s, share in MAX_FALSE_FLAGS.items()}, "cyber": 0.006}
+"""The inline stage's shares: about half the deep stage's, since its flags refuse
+requests on the spot, so it must be the surer of the two (what it lets through, the
+deep stage still scores)."""
 SOUNDS_LIKE = {"cyber": "cyber", "bio": "bio", "chem": "chem", "radnuc": "radnuc"}
 SOUNDS_LIKE["other_harm"] = "other"
 
@@ -387,13 +388,15 @@ def out_of_fold(x: sparse.csr_matrix, targets: np.ndarray, masks: np.ndarray) ->
     return heads
 
 
-def thresholds_for(scores: np.ndarray, hard_benign: np.ndarray, share: float) -> list[float]:
+def thresholds_for(
+    scores: np.ndarray, hard_benign: np.ndarray, limits: dict[str, float]
+) -> list[float]:
     """Per signal, the lowest threshold that keeps out-of-fold flags on the hard
-    benign examples at or under ``MAX_FALSE_FLAGS`` (lowest: the most recall)."""
+    benign examples at or under its share in ``limits`` (lowest: the most recall)."""
     chosen = []
     for s in range(len(SIGNALS)):
         ranked = np.sort(scores[hard_benign, s])[::-1]
-        allowed = int(len(ranked) * MAX_FALSE_FLAGS[SIGNALS[s]] * share)
+        allowed = int(len(ranked) * limits[SIGNALS[s]])
         cut = ranked[allowed] if allowed < len(ranked) else 0.0
         chosen.append(float(min(max(cut + 1e-4, 0.2), 0.99)))
     return chosen
@@ -416,8 +419,8 @@ def train(
         dense_weights[:, h] = weights[len(vocabulary) :] * DENSE_SCALE
         bias[h] = model.intercept_[0]
         print(f"  {head:<17} {int(targets[rows, h].sum()):>5} positive / {rows.sum():>5}")
-    share = 1.0 if dense is not None else INLINE_SHARE
-    thresholds = thresholds_for(combine(out_of_fold(x, targets, masks)), hard_benign, share)
+    limits = MAX_FALSE_FLAGS if dense is not None else INLINE_MAX_FALSE_FLAGS
+    thresholds = thresholds_for(combine(out_of_fold(x, targets, masks)), hard_benign, limits)
     print(
         "  thresholds: "
         + ", ".join(f"{s} {t:.3f}" for s, t in zip(SIGNALS, thresholds, strict=True))
