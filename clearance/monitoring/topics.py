@@ -17,8 +17,9 @@ What it guarantees:
   and at least a fifth of them, contain it, so a term from a single request is never
   shown. A topic with no such term is labelled "(no common terms)".
 
-How: spherical k-means (cosine similarity) with k-means++ seeding, into
-``min(max_topics, total // min_cluster_size)`` groups. Given the same requests and seed the
+How: spherical k-means (cosine similarity) with k-means++ seeding, into at most
+``min(max_topics, total // min_cluster_size)`` groups; groups whose centres nearly
+coincide (one topic k-means split) are merged. Given the same requests and seed the
 summary is the same. At most 20,000 requests (a deterministic sample) are used to find the
 groups; every request is then counted in its nearest group. A topic's terms are the ones
 frequent in it and rare elsewhere (document frequency in the topic times smoothed inverse
@@ -43,6 +44,8 @@ CHUNK = 8_192
 LABEL_TERMS = 3
 SHOWN_TERMS = 5
 NO_TERMS = "(no common terms)"
+MERGE_SIMILARITY = 0.85
+"""Groups whose centres are at least this similar (cosine) are reported as one topic."""
 
 Matrix = npt.NDArray[np.float32]
 Labels = npt.NDArray[np.intp]
@@ -88,7 +91,8 @@ def summarize(
     if total > FIT_SAMPLE:
         fit = sorted(int(i) for i in rng.choice(total, size=FIT_SAMPLE, replace=False))
     k = min(max_topics, max(1, total // min_cluster_size), len(fit))
-    centres = _fit(_matrix([points[i] for i in fit]), k, rng)
+    centres = _merged(_fit(_matrix([points[i] for i in fit]), k, rng))
+    k = len(centres)
     labels = _assign(points, centres)
     sizes = np.bincount(labels, minlength=k)
     overall = Counter(term for point in points for term in _terms(point))
@@ -178,6 +182,25 @@ def _seed(x: Matrix, k: int, rng: np.random.Generator) -> Matrix:
         centres[j] = x[index]
         nearest = np.maximum(nearest, x @ centres[j])
     return centres
+
+
+def _merged(centres: Matrix) -> Matrix:
+    """Groups whose centres are nearly the same direction are one topic that k-means
+    split (k is an upper bound): merge them, closest pairs first."""
+    groups = [[i] for i in range(len(centres))]
+    vectors = [centres[i] for i in range(len(centres))]
+    while len(vectors) > 1:
+        stacked = np.stack(vectors)
+        similarity = stacked @ stacked.T
+        np.fill_diagonal(similarity, -1.0)
+        a, b = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
+        if similarity[a, b] < MERGE_SIMILARITY:
+            break
+        merged = vectors[a] * len(groups[a]) + vectors[b] * len(groups[b])
+        vectors[a] = (merged / np.linalg.norm(merged)).astype(np.float32)
+        groups[a] += groups.pop(b)
+        vectors.pop(b)
+    return np.stack(vectors).astype(np.float32)
 
 
 def _fit(x: Matrix, k: int, rng: np.random.Generator) -> Matrix:

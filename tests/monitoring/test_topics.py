@@ -179,3 +179,10 @@ def test_embeddings_must_be_vectors_and_finite() -> None:
     points[3] = TopicPoint(embedding=np.full(DIM, np.nan, dtype=np.float32), terms=())
     with pytest.raises(ValueError, match="must be finite"):
         summarize(points)
+
+
+def test_one_topic_is_not_split_however_many_topics_are_allowed() -> None:
+    summary = summarize(corpus([300, 150]))  # room for 12 topics by default
+
+    assert [t.size for t in summary.topics] == [300, 150]
+    assert summary.suppressed == 0
