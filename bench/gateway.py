@@ -5,7 +5,11 @@ concurrencies, streaming and not. Then Clearance's resident memory across 200,00
 requests.
 
     .venv/bin/python bench/gateway.py [--seconds 10] [--concurrency 1,32,128]
-        [--memory-requests 200000] [--json results.json]
+        [--memory-requests 200000] [--json results.json] [--no-monitor]
+
+Clearance serves as installed by default, its usage monitor included (the deep stage
+and the detectors run in the same process, so their CPU counts); ``--no-monitor``
+leaves the monitor out to show its share.
 
 Needs wrk on PATH. LiteLLM runs from its own virtual environment (it is not a
 dependency of Clearance):
@@ -180,6 +184,11 @@ def main() -> None:
     parser.add_argument("--memory-requests", type=int, default=200_000)
     parser.add_argument("--litellm", type=Path, default=LITELLM)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--no-monitor",
+        action="store_true",
+        help="Serve without the usage monitor (deep stage, detectors), to see its share.",
+    )
     args = parser.parse_args()
     loadgen.require_wrk()
     levels = [int(c) for c in args.concurrency.split(",")]
@@ -193,8 +202,11 @@ def main() -> None:
         data, key, _admin = install_clearance(root, upstream, env)
         serve = [sys.executable, "-m", "clearance", "serve", "--data-dir", str(data)]
         serve += ["--port", str(gateway_port)]
+        serve_env = {**env, "CLEARANCE_MONITOR_ENABLED": "false"} if args.no_monitor else env
         gateway = stack.enter_context(
-            process(serve, f"http://127.0.0.1:{gateway_port}/healthz", root / "serve.log", env)
+            process(
+                serve, f"http://127.0.0.1:{gateway_port}/healthz", root / "serve.log", serve_env
+            )
         )
         targets = [
             Target("direct", f"{upstream}/chat/completions", "echo", "stub", stub),
