@@ -48,6 +48,11 @@ class Embedder:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # Batches vary in shape: ONNX Runtime's arena would keep growing to fit each new
+        # one (~+250 MB in a gateway's first hours here); without it memory stays flat
+        # at ~250 MB less, for ~5% of the deep stage's speed.
+        options.enable_cpu_mem_arena = False
+        options.enable_mem_pattern = False
         self._session = onnxruntime.InferenceSession(
             str(_checked_model()), options, providers=["CPUExecutionProvider"]
         )
