@@ -132,7 +132,7 @@ class Settings(BaseSettings):
     monitor_interval: float = Field(
         default=0.2, gt=0, description="Seconds between the monitor's looks for new usage."
     )
-    monitor_batch: int = Field(default=128, ge=1, le=4096, description="Events per batch.")
+    monitor_batch: int = Field(default=2048, ge=1, le=4096, description="Events per batch.")
     monitor_detectors: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description='Detector settings, e.g. {"volume": {"z": 5}, "jailbreak_probing": '

@@ -10,8 +10,9 @@ the verdict, the embedding and a few vocabulary terms for topic summaries. Those
 the new position commit together; then every detector sees the events, and their
 findings become alerts (kept and retried should that fail) and, by rule, actions.
 
-One process monitors at a time: it holds a lease on the position row, renewed each
-step, which another process takes over once it lapses (``LEASE``). So every detector
+One process monitors at a time: it holds a lease on the position row, renewed when
+half of it has run, which another process takes over once it lapses (``LEASE``); every
+write of the position checks the lease is still held. So every detector
 sees every event. The deep stage reads the texts of the process it runs in; events
 another process served are judged by the inline stage's verdict.
 
@@ -30,7 +31,7 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -131,6 +132,7 @@ class Monitor:
         self._waiting: tuple[int, float] | None = None
         """The hole the monitor is stopped at, and since when."""
         self._unraised: list[Finding] = []
+        self._held_until = datetime.min.replace(tzinfo=UTC)
         self.stats = MonitorStats()
 
     async def run(self, interval: float) -> None:
@@ -342,6 +344,8 @@ class Monitor:
         """Take or renew the lease; the position to read from, or None when another
         process holds it."""
         now = self._clock.now()
+        if self._position is not None and self._held_until - now > LEASE / 2:
+            return self._position  # renewed recently (each write checks it still holds)
         mine = (_progress.holder == self._me) | _progress.holder.is_(None)
         mine = mine | (_progress.lease_until < now)
         async with self._db.transaction() as conn:
@@ -363,6 +367,7 @@ class Monitor:
             position = await conn.scalar(
                 sa.select(_progress.last_usage_id).where(_progress.name == NAME)
             )
+        self._held_until = now + LEASE
         if self._position != position:  # first step, or after another holder
             self._holes.clear()
             self._waiting = None
