@@ -48,7 +48,7 @@ from clearance.monitoring.detectors.base import Detector, Finding, UsageEvent
 from clearance.monitoring.enforcement import Enforcement
 from clearance.monitoring.feed import ContentFeed
 from clearance.monitoring.models import monitor_progress_table, monitor_results_table
-from clearance.monitoring.retention import ContentStore
+from clearance.monitoring.retention import ContentStore, content_table
 from clearance.monitoring.rules import Due, RuleBook
 from clearance.registry.jurisdictions import Jurisdictions
 from clearance.registry.services import ModelCatalog
@@ -172,17 +172,22 @@ class Monitor:
         texts = {r.request_id: t for r in rows if (t := self._feed.peek(r.request_id)) is not None}
         verdicts, results, kept = await asyncio.to_thread(self._judge, rows, texts)
         end = max(start, *(row.id for row in rows))
-        async with self._db.transaction() as conn:
-            if not await self._save_position(conn, start, end):
-                self._position = None  # the lease was lost meanwhile
-                return 0
-            await conn.execute(monitor_results_table.insert(), results)
-            await self._content.keep(conn, kept)
+
+        def write(conn: sa.Connection) -> bool:  # one transaction, off the event loop
+            if not self._save_position(conn, start, end):
+                return False
+            conn.execute(monitor_results_table.insert(), results)
+            if kept:
+                conn.execute(content_table.insert(), kept)
+            return True
+
+        if not await self._db.run_sync(write):
+            self._position = None  # the lease was lost meanwhile
+            return 0
         self._position = end
         for row in rows:
             self._feed.take(row.request_id)
-        events = [self._event(row, verdicts.get(row.request_id)) for row in rows]
-        findings = [f for e in events for detector in self._detectors for f in detector.observe(e)]
+        findings = await asyncio.to_thread(self._detect, rows, verdicts)
         self.stats.events += len(rows)
         self.stats.deep += len(verdicts)
         self.stats.without_text += len(rows) - len(verdicts)
@@ -208,22 +213,16 @@ class Monitor:
     async def _read(self, start: int) -> list[Any]:
         """The rows after ``start`` up to the first recent hole, plus any late rows
         that fill older holes."""
-        async with self._db.read() as conn:
-            rows = list(
-                await conn.execute(
-                    sa.select(*_COLUMNS)
-                    .where(_records.id > start)
-                    .order_by(_records.id)
-                    .limit(self._batch)
-                )
-            )
-            late = []
-            if self._holes:
-                late = list(
-                    await conn.execute(
-                        sa.select(*_COLUMNS).where(_records.id.in_(list(self._holes)[:1000]))
-                    )
-                )
+        holes = list(self._holes)[:1000]
+
+        def read(conn: sa.Connection) -> tuple[list[Any], list[Any]]:  # off the event loop
+            query = sa.select(*_COLUMNS).where(_records.id > start).order_by(_records.id)
+            rows = list(conn.execute(query.limit(self._batch)))
+            if not holes:
+                return rows, []
+            return rows, list(conn.execute(sa.select(*_COLUMNS).where(_records.id.in_(holes))))
+
+        rows, late = await self._db.read_sync(read)
         now = time.monotonic()
         for row in late:
             del self._holes[row.id]
@@ -270,6 +269,12 @@ class Monitor:
                 if keep is not None:
                     kept.append(keep)
         return verdicts, results, kept
+
+    def _detect(self, rows: list[Any], verdicts: Verdicts) -> list[Finding]:
+        """Every detector sees every event, in order — on a worker thread, so a large
+        batch never stalls the gateway's event loop (one step runs at a time)."""
+        events = [self._event(row, verdicts.get(row.request_id)) for row in rows]
+        return [f for e in events for detector in self._detectors for f in detector.observe(e)]
 
     def _event(self, row: Any, verdict: tuple[Any, np.ndarray] | None) -> UsageEvent:
         model = self._catalog.get(row.model) if row.model else None
@@ -374,8 +379,8 @@ class Monitor:
         self._position = int(position or 0)
         return self._position
 
-    async def _save_position(self, conn: Any, start: int, end: int) -> bool:
-        done = await conn.execute(
+    def _save_position(self, conn: sa.Connection, start: int, end: int) -> bool:
+        done = conn.execute(
             monitor_progress_table.update()
             .where(
                 (_progress.name == NAME)

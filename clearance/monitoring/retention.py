@@ -23,7 +23,6 @@ from typing import Any
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clearance.db.database import Database
 from clearance.db.schema import UTCDateTime, metadata
@@ -88,11 +87,6 @@ class ContentStore:
             "kept_at": now,
             "expires_at": expires,
         }
-
-    @staticmethod
-    async def keep(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            await conn.execute(content_table.insert(), rows)
 
     async def lookup(self, request_id: str) -> bytes | None:
         """The raw content of an encrypted request (break-glass only), or None."""
