@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated
 
 import typer
@@ -25,12 +24,6 @@ from clearance.monitoring.models import Alert
 alerts_app = typer.Typer(help="Alerts raised by the usage monitor.", no_args_is_help=True)
 
 
-def _document(alert: Alert) -> dict[str, object]:
-    document = asdict(alert)
-    document["raised_at"] = alert.raised_at.isoformat()
-    return document
-
-
 @alerts_app.command("list")
 def alerts_list(
     status: Annotated[str | None, typer.Option(help="open, dismissed or in_case.")] = "open",
@@ -46,7 +39,7 @@ def alerts_list(
 
     found = with_caller(settings_for(data_dir), P.CASES_READ, work)
     if output is Output.JSON:
-        print_json([_document(a) for a in found])
+        print_json(found)  # orjson writes dataclasses and times itself
         return
     table = Table("id", "raised", "severity", "detector", "org", "summary", "count")
     for a in found:
@@ -68,7 +61,7 @@ def alerts_show(
 ) -> None:
     """Show one alert with its evidence."""
     found = with_caller(settings_for(data_dir), P.CASES_READ, lambda s, c: s.alerts.get(alert))
-    print_json(_document(found))
+    print_json(found)
 
 
 @alerts_app.command("dismiss")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -26,10 +25,6 @@ enforcement_app = typer.Typer(
     help="Enforcement actions (warn, throttle, suspend, revoke) and appeals.",
     no_args_is_help=True,
 )
-
-
-def _document(item: Any) -> dict[str, Any]:
-    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in asdict(item).items()}
 
 
 @enforcement_app.command("take")
@@ -66,7 +61,7 @@ def take(
         ),
     )
     if output is Output.JSON:
-        print_json(_document(done))
+        print_json(done)  # orjson writes dataclasses and times itself
     else:
         console.print(f"{done.id}: {done.kind} {done.scope} {done.target}")
 
@@ -98,7 +93,7 @@ def list_actions(
         settings_for(data_dir), P.CASES_READ, lambda s, c: s.enforcement.list(org, status)
     )
     if output is Output.JSON:
-        print_json([_document(a) for a in found])
+        print_json(found)
         return
     table = Table("id", "taken", "by", "action", "scope", "target", "status")
     for a in found:
@@ -157,4 +152,4 @@ def appeals(
         return await s.appeals.list(status), await s.appeals.overturned()
 
     found, counts = with_caller(settings_for(data_dir), P.CASES_READ, work)
-    print_json({"appeals": [_document(a) for a in found], "counts": counts})
+    print_json({"appeals": found, "counts": counts})
