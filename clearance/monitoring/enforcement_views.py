@@ -216,6 +216,8 @@ def monitoring_router(auth: AdminAuth, s: Services) -> APIRouter:
             "without_text": stats.without_text,
             "findings": stats.findings,
             "actions": stats.actions,
+            "findings_lost": stats.findings_lost,
+            "holes_skipped": stats.holes_skipped,
             "texts_dropped": s.content_feed.dropped,
         }
 

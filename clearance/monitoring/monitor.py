@@ -61,6 +61,8 @@ GAP_WAIT = 5.0
 HOLE_WATCH = 600.0
 MAX_HOLES = 10_000
 LEASE = timedelta(seconds=15)
+MAX_UNRAISED = 100_000
+"""Findings kept for retry while alerts cannot be stored (the database is down)."""
 _records = usage_records_table.c
 _progress = monitor_progress_table.c
 _COLUMNS = (
@@ -89,6 +91,8 @@ class MonitorStats:
     pushed out of the feed, or with no text at all)."""
     findings: int = 0
     actions: int = 0
+    findings_lost: int = 0
+    """Findings dropped because alerts could not be stored for too long."""
     holes_skipped: int = 0
     """Ids never seen within ``HOLE_WATCH`` (rolled-back inserts, normally)."""
 
@@ -204,7 +208,9 @@ class Monitor:
         try:
             alert_ids = await self._alerts.raise_all(findings)
         except Exception:
-            self._unraised = findings + self._unraised
+            kept = (findings + self._unraised)[-MAX_UNRAISED:]
+            self.stats.findings_lost += len(findings) + len(self._unraised) - len(kept)
+            self._unraised = kept
             raise
         for finding, alert_id in zip(findings, alert_ids, strict=True):
             for due in self._rules.consider(finding, finding.at or self._clock.now()):
