@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clearance import validation
 from clearance.audit.events import EndUserStatusChanged
@@ -56,6 +57,19 @@ class EndUsers:
     async def set_status(
         self, actor: str, org: str, external_id: str, status: Status, reason: str
     ) -> EndUser:
+        async with self._db.transaction() as conn:
+            return await self.set_status_in(conn, actor, org, external_id, status, reason)
+
+    async def set_status_in(
+        self,
+        conn: AsyncConnection,
+        actor: str,
+        org: str,
+        external_id: str,
+        status: Status,
+        reason: str,
+    ) -> EndUser:
+        """:meth:`set_status` in the caller's transaction."""
         if status is Status.REMOVED:
             raise InvalidInput("end users are suspended or active, not removed", "status")
         external_id = external_id.strip()
@@ -63,44 +77,41 @@ class EndUsers:
             raise InvalidInput(f"the end user id must be 1-{MAX_EXTERNAL_ID} characters", "user")
         reason = validation.free_text(reason, "reason")
         now = self._clock.now()
-        async with self._db.transaction() as conn:
-            organization = await find_org(conn, org)
-            key = (_users.org_id == organization.id) & (_users.external_id == external_id)
-            row = (await conn.execute(sa.select(end_users_table).where(key))).first()
-            if row is None:
-                await conn.execute(
-                    end_users_table.insert().values(
-                        id=new_id("eu"),
-                        org_id=organization.id,
-                        external_id=external_id,
-                        status=status.value,
-                        status_reason=reason,
-                        first_seen=now,
-                        last_seen=now,
-                    )
-                )
-            elif row.status == status.value:
-                raise InvalidState(f"the end user is already {status.value}")
-            else:
-                await conn.execute(
-                    end_users_table.update()
-                    .where(key)
-                    .values(status=status.value, status_reason=reason)
-                )
-            user = EndUser.from_row(
-                (await conn.execute(sa.select(end_users_table).where(key))).one()
-            )
-            await self._audit.append(
-                conn,
-                EndUserStatusChanged(
-                    actor=actor,
-                    end_user_id=user.id,
+        organization = await find_org(conn, org)
+        key = (_users.org_id == organization.id) & (_users.external_id == external_id)
+        row = (await conn.execute(sa.select(end_users_table).where(key))).first()
+        if row is None:
+            await conn.execute(
+                end_users_table.insert().values(
+                    id=new_id("eu"),
                     org_id=organization.id,
+                    external_id=external_id,
                     status=status.value,
-                    reason=reason,
-                ),
+                    status_reason=reason,
+                    first_seen=now,
+                    last_seen=now,
+                )
             )
-            await changes.bump(conn, END_USERS_TOPIC)
+        elif row.status == status.value:
+            raise InvalidState(f"the end user is already {status.value}")
+        else:
+            await conn.execute(
+                end_users_table.update()
+                .where(key)
+                .values(status=status.value, status_reason=reason)
+            )
+        user = EndUser.from_row((await conn.execute(sa.select(end_users_table).where(key))).one())
+        await self._audit.append(
+            conn,
+            EndUserStatusChanged(
+                actor=actor,
+                end_user_id=user.id,
+                org_id=organization.id,
+                status=status.value,
+                reason=reason,
+            ),
+        )
+        await changes.bump(conn, END_USERS_TOPIC)
         return user
 
     async def list(self, org: str) -> list[EndUser]:

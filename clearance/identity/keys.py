@@ -168,20 +168,26 @@ class ApiKeys:
 
     async def revoke(self, actor: str, key_id: str, reason: str, org_id: str | None = None) -> None:
         """Stop a key everywhere (every worker and replica within a second)."""
-        reason = reason.strip() or "revoked"
         async with self._db.transaction() as conn:
-            key = await self._find(conn, key_id, org_id)
-            if key.revoked_at is not None:
-                raise InvalidState("the key is already revoked")
-            await conn.execute(
-                api_keys_table.update()
-                .where(_keys.id == key.id)
-                .values(revoked_at=self._clock.now(), revoked_reason=reason[:500])
-            )
-            await self._audit.append(
-                conn, ApiKeyRevoked(actor=actor, key_id=key.id, reason=reason[:500])
-            )
-            await changes.bump(conn, KEYS_TOPIC)
+            await self.revoke_in(conn, actor, key_id, reason, org_id)
+
+    async def revoke_in(
+        self, conn: AsyncConnection, actor: str, key_id: str, reason: str, org_id: str | None
+    ) -> None:
+        """:meth:`revoke` in the caller's transaction."""
+        reason = reason.strip() or "revoked"
+        key = await self._find(conn, key_id, org_id)
+        if key.revoked_at is not None:
+            raise InvalidState("the key is already revoked")
+        await conn.execute(
+            api_keys_table.update()
+            .where(_keys.id == key.id)
+            .values(revoked_at=self._clock.now(), revoked_reason=reason[:500])
+        )
+        await self._audit.append(
+            conn, ApiKeyRevoked(actor=actor, key_id=key.id, reason=reason[:500])
+        )
+        await changes.bump(conn, KEYS_TOPIC)
 
     async def get(self, key_id: str) -> ApiKey:
         async with self._db.read() as conn:

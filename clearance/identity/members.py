@@ -125,28 +125,46 @@ class Members:
         reason = validation.free_text(reason, "reason")
         return await self._change(actor, member_id, "status", status.value, reason)
 
+    async def set_status_in(
+        self, conn: AsyncConnection, actor: str, member_id: str, status: Status, reason: str
+    ) -> None:
+        """:meth:`set_status` in the caller's transaction."""
+        reason = validation.free_text(reason, "reason")
+        await self._change_in(conn, actor, member_id, "status", status.value, reason)
+
     async def _change(
         self, actor: str, member_id: str, field: str, value: str, reason: str | None
     ) -> Member:
         async with self._db.transaction() as conn:
-            member = await find_member(conn, member_id)
-            if member.status is Status.REMOVED:
-                raise InvalidState("the member was removed; add them again instead")
-            if getattr(member, field).value == value:
-                raise InvalidState(f"the member's {field} is already {value}")
-            await conn.execute(
-                members_table.update().where(_members.id == member.id).values({field: value})
-            )
-            if field == "status" and value != Status.ACTIVE.value:
-                await self._logins.end_sessions(conn, member.id)
-            await self._audit.append(
-                conn,
-                MemberChanged(
-                    actor=actor, member_id=member.id, field=field, value=value, reason=reason
-                ),
-            )
-            await changes.bump(conn, MEMBERS_TOPIC)
-        return await self.get(member.id)
+            await self._change_in(conn, actor, member_id, field, value, reason)
+        return await self.get(member_id)
+
+    async def _change_in(
+        self,
+        conn: AsyncConnection,
+        actor: str,
+        member_id: str,
+        field: str,
+        value: str,
+        reason: str | None,
+    ) -> None:
+        member = await find_member(conn, member_id)
+        if member.status is Status.REMOVED:
+            raise InvalidState("the member was removed; add them again instead")
+        if getattr(member, field).value == value:
+            raise InvalidState(f"the member's {field} is already {value}")
+        await conn.execute(
+            members_table.update().where(_members.id == member.id).values({field: value})
+        )
+        if field == "status" and value != Status.ACTIVE.value:
+            await self._logins.end_sessions(conn, member.id)
+        await self._audit.append(
+            conn,
+            MemberChanged(
+                actor=actor, member_id=member.id, field=field, value=value, reason=reason
+            ),
+        )
+        await changes.bump(conn, MEMBERS_TOPIC)
 
 
 async def find_member(conn: AsyncConnection, member_id: str) -> Member:

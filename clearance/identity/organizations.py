@@ -110,26 +110,31 @@ class Organizations:
     ) -> Organization:
         """Suspend, reinstate or revoke; takes effect at the gateway within a second.
         Revocation is final."""
-        reason = validation.free_text(reason, "reason")
         async with self._db.transaction() as conn:
-            current = await find_org(conn, org)
-            if current.status is OrgStatus.REVOKED:
-                raise InvalidState(f"{current.name} is revoked; that is final")
-            if current.status is status:
-                raise InvalidState(f"{current.name} is already {status.value}")
-            await conn.execute(
-                organizations_table.update()
-                .where(_orgs.id == current.id)
-                .values(status=status.value)
-            )
-            await self._audit.append(
-                conn,
-                OrganizationStatusChanged(
-                    actor=actor, org_id=current.id, status=status.value, reason=reason
-                ),
-            )
-            await changes.bump(conn, ORGS_TOPIC)
-        return await self.get(current.id)
+            org_id = await self.set_status_in(conn, actor, org, status, reason)
+        return await self.get(org_id)
+
+    async def set_status_in(
+        self, conn: AsyncConnection, actor: str, org: str, status: OrgStatus, reason: str
+    ) -> str:
+        """:meth:`set_status` in the caller's transaction; returns the organization's id."""
+        reason = validation.free_text(reason, "reason")
+        current = await find_org(conn, org)
+        if current.status is OrgStatus.REVOKED:
+            raise InvalidState(f"{current.name} is revoked; that is final")
+        if current.status is status:
+            raise InvalidState(f"{current.name} is already {status.value}")
+        await conn.execute(
+            organizations_table.update().where(_orgs.id == current.id).values(status=status.value)
+        )
+        await self._audit.append(
+            conn,
+            OrganizationStatusChanged(
+                actor=actor, org_id=current.id, status=status.value, reason=reason
+            ),
+        )
+        await changes.bump(conn, ORGS_TOPIC)
+        return current.id
 
     async def get(self, name_or_id: str) -> Organization:
         async with self._db.read() as conn:

@@ -3,9 +3,9 @@
 An action's effect uses the same operation an operator would (suspending an end user,
 a member or the organization, revoking a key), so it reaches every gateway within a
 second exactly as theirs do; a throttle is a lower request rate the gateway reads
-from its own topic. The action itself is then recorded — with who took it (an
-investigator, or ``rule:<name>``), why, and from which alert or case — and both
-steps are audit entries.
+from its own topic. The action is recorded in the same transaction as its effect —
+with who took it (an investigator, or ``rule:<name>``), why, and from which alert or
+case — so there is never one without the other; both are audit entries.
 """
 
 from __future__ import annotations
@@ -100,9 +100,13 @@ class Enforcement:
         await self._check_references(alert_id, case_id)
         if action_scope is Scope.KEY:
             await self._check_key(organization.id, target)
-        await self._apply(actor, action_kind, action_scope, organization.id, target, reason)
+        if action_kind is ActionKind.SUSPEND and action_scope is Scope.MEMBER:
+            await self._check_member(organization.id, target)
         action_id = new_id("act")
-        async with self._db.transaction() as conn:
+        async with self._db.transaction() as conn:  # the effect and its record, or neither
+            await self._apply(
+                conn, actor, action_kind, action_scope, organization.id, target, reason
+            )
             await conn.execute(
                 actions_table.insert().values(
                     id=action_id,
@@ -142,17 +146,46 @@ class Enforcement:
         return action
 
     async def _apply(
-        self, actor: str, kind: ActionKind, scope: Scope, org_id: str, target: str, reason: str
+        self,
+        conn: AsyncConnection,
+        actor: str,
+        kind: ActionKind,
+        scope: Scope,
+        org_id: str,
+        target: str,
+        reason: str,
     ) -> None:
         if kind is ActionKind.SUSPEND and scope is Scope.END_USER:
-            await self._end_users.set_status(actor, org_id, target, Status.SUSPENDED, reason)
+            await self._end_users.set_status_in(
+                conn, actor, org_id, target, Status.SUSPENDED, reason
+            )
         elif kind is ActionKind.SUSPEND and scope is Scope.MEMBER:
-            await self._check_member(org_id, target)
-            await self._members.set_status(actor, target, Status.SUSPENDED, reason)
+            await self._members.set_status_in(conn, actor, target, Status.SUSPENDED, reason)
         elif kind is ActionKind.SUSPEND:
-            await self._organizations.set_status(actor, org_id, OrgStatus.SUSPENDED, reason)
+            await self._organizations.set_status_in(
+                conn, actor, org_id, OrgStatus.SUSPENDED, reason
+            )
         elif kind is ActionKind.REVOKE:
-            await self._keys.revoke(actor, target, reason, org_id)
+            await self._keys.revoke_in(conn, actor, target, reason, org_id)
+
+    async def _reinstate(
+        self, conn: AsyncConnection, actor: str, action: Action, reason: str
+    ) -> None:
+        """Undo a suspension; one already lifted (by an operator, say) is fine too."""
+        try:
+            if action.kind == ActionKind.SUSPEND and action.scope == Scope.END_USER:
+                await self._end_users.set_status_in(
+                    conn, actor, action.org_id, action.target, Status.ACTIVE, reason
+                )
+            elif action.kind == ActionKind.SUSPEND and action.scope == Scope.MEMBER:
+                await self._members.set_status_in(conn, actor, action.target, Status.ACTIVE, reason)
+            elif action.kind == ActionKind.SUSPEND:
+                await self._organizations.set_status_in(
+                    conn, actor, action.org_id, OrgStatus.ACTIVE, reason
+                )
+        except InvalidState as exc:  # raised before anything was written
+            if "already active" not in exc.message:
+                raise
 
     async def _check_key(self, org_id: str, key_id: str) -> None:
         try:
@@ -186,19 +219,8 @@ class Enforcement:
         action = await self.get(action_id)
         if action.status != "active":
             raise InvalidState("the action was already reversed")
-        try:  # reinstate; already reinstated (by an operator, say) is fine too
-            if action.kind == ActionKind.SUSPEND and action.scope == Scope.END_USER:
-                await self._end_users.set_status(
-                    actor, action.org_id, action.target, Status.ACTIVE, reason
-                )
-            elif action.kind == ActionKind.SUSPEND and action.scope == Scope.MEMBER:
-                await self._members.set_status(actor, action.target, Status.ACTIVE, reason)
-            elif action.kind == ActionKind.SUSPEND:
-                await self._organizations.set_status(actor, action.org_id, OrgStatus.ACTIVE, reason)
-        except InvalidState as exc:
-            if "already active" not in exc.message:
-                raise
-        async with self._db.transaction() as conn:
+        async with self._db.transaction() as conn:  # the undoing and its record, or neither
+            await self._reinstate(conn, actor, action, reason)
             done = await conn.execute(
                 actions_table.update()
                 .where((_actions.id == action.id) & (_actions.status == "active"))

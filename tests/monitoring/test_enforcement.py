@@ -9,8 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clearance.accounts.models import OperatorRole
+from clearance.db import changes
 from clearance.errors import InvalidInput, NotFound
 from clearance.identity.keys import KeyScope
 from clearance.identity.models import Status
@@ -146,3 +148,23 @@ async def test_break_glass_stays_within_the_case_organization(ip: InProcess) -> 
     )
     assert viewed.status_code == 403
     assert "organization this case is about" in viewed.json()["error"]["message"]
+
+
+async def test_an_action_and_its_effect_commit_together_or_not_at_all(
+    ip: InProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = ip.services
+
+    bump = changes.bump
+
+    async def broken(conn: AsyncConnection, *topics: str) -> None:  # after the suspension
+        if "enforcement" in topics:
+            raise RuntimeError("the database went away")
+        await bump(conn, *topics)
+
+    monkeypatch.setattr(changes, "bump", broken)
+    with pytest.raises(RuntimeError):
+        await s.enforcement.take(ACTOR, "suspend", "end_user", "Acme", "u2", "probing")
+    monkeypatch.undo()
+    assert await s.enforcement.list() == []
+    assert [u.external_id for u in await s.end_users.list("Acme")] == []  # not suspended
