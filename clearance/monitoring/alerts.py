@@ -8,6 +8,7 @@ An investigator dismisses an alert or moves it into a case; both are audited.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
@@ -41,11 +42,7 @@ class Alerts:
     async def raise_all(self, findings: list[Finding]) -> list[str]:
         """Record findings as alerts, new or folded; returns each finding's alert id."""
         async with self._db.transaction() as conn:
-            return await self.raise_in(conn, findings)
-
-    async def raise_in(self, conn: AsyncConnection, findings: list[Finding]) -> list[str]:
-        """:meth:`raise_all` inside the caller's transaction."""
-        return [await self._raise(conn, finding) for finding in findings]
+            return [await self._raise(conn, finding) for finding in findings]
 
     async def _raise(self, conn: AsyncConnection, finding: Finding) -> str:
         now = self._clock.now()
@@ -84,7 +81,7 @@ class Alerts:
             case_id=None,
             reviewed_by=None,
         )
-        await conn.execute(alerts_table.insert().values(**_values(alert)))
+        await conn.execute(alerts_table.insert().values(**asdict(alert)))
         await self._audit.append(
             conn,
             MonitorAlertRaised(
@@ -174,7 +171,3 @@ def _folded(evidence: dict[str, Any], finding: Finding) -> dict[str, Any]:
     if finding.at is not None:
         evidence["last_at"] = finding.at.isoformat()
     return evidence
-
-
-def _values(alert: Alert) -> dict[str, Any]:
-    return {name: getattr(alert, name) for name in alert.__dataclass_fields__}

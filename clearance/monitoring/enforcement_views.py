@@ -1,6 +1,7 @@
 """Admin API routes for the monitoring plane: alerts, enforcement, appeals,
 organizations' webhooks, topic summaries and the monitor's own state."""
 
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -208,16 +209,9 @@ def monitoring_router(auth: AdminAuth, s: Services) -> APIRouter:
 
     @router.get("/monitor")
     async def monitor_state(_c: Read) -> dict[str, int]:
-        stats = s.monitor.stats
         return {
             "backlog": await s.monitor.backlog(),
-            "events": stats.events,
-            "deep": stats.deep,
-            "without_text": stats.without_text,
-            "findings": stats.findings,
-            "actions": stats.actions,
-            "findings_lost": stats.findings_lost,
-            "holes_skipped": stats.holes_skipped,
+            **asdict(s.monitor.stats),
             "texts_dropped": s.content_feed.dropped,
         }
 
