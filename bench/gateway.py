@@ -8,8 +8,9 @@ requests.
         [--memory-requests 200000] [--json results.json] [--no-monitor]
 
 Clearance serves as installed by default, its usage monitor included (the deep stage
-and the detectors run in the same process, so their CPU counts); ``--no-monitor``
-leaves the monitor out to show its share.
+and the detectors run in the server's child process, and CPU is counted over the
+whole process tree, so theirs counts); ``--no-monitor`` leaves the monitor out to show
+its share.
 
 Needs wrk on PATH. LiteLLM runs from its own virtual environment (it is not a
 dependency of Clearance):

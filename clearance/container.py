@@ -56,6 +56,7 @@ from clearance.monitoring.enforcement_models import ENFORCEMENT_TOPIC
 from clearance.monitoring.feed import ContentFeed
 from clearance.monitoring.monitor import Monitor
 from clearance.monitoring.notify import Notifier
+from clearance.monitoring.process import MonitorProcess
 from clearance.monitoring.retention import ContentStore, read_content_key
 from clearance.monitoring.rules import RuleBook, parse_rules
 from clearance.monitoring.summaries import purge_results
@@ -70,7 +71,7 @@ from clearance.registry.models import COUNTRY_TABLES_TOPIC
 from clearance.registry.models import TOPIC as MODELS_TOPIC
 from clearance.registry.services import ModelCatalog, ModelRegistry
 from clearance.screening.service import Screening
-from clearance.settings import Settings
+from clearance.settings import Settings, child_environment
 from clearance.usage.recorder import UsageRecorder, usage_recorder
 from clearance.usage.sealing import UsageSealer
 from clearance.usage.services import UsageQueries
@@ -118,6 +119,9 @@ class Services:
     notifier: Notifier
     throttles: Throttles
     content_feed: ContentFeed
+    """Texts for the monitor when it runs in this process."""
+    monitor_process: MonitorProcess | None
+    """The monitor as a process of its own (started by the server), when so set."""
     content_store: ContentStore
     monitor: Monitor
     usage: UsageQueries
@@ -290,6 +294,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         notifier=notifier,
         throttles=throttles,
         content_feed=feed,
+        monitor_process=(
+            MonitorProcess(child_environment(settings))
+            if settings.monitor_enabled and settings.monitor_process
+            else None
+        ),
         content_store=content_store,
         monitor=monitor,
         usage=UsageQueries(db, recorder.flush),

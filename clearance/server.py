@@ -31,7 +31,7 @@ from clearance.gateway.stages.authenticate import Authenticate
 from clearance.gateway.stages.authorize import Authorize
 from clearance.gateway.stages.limit import Limit
 from clearance.gateway.stages.parse import Parse
-from clearance.gateway.stages.screen import Screen
+from clearance.gateway.stages.screen import Screen, TextSink
 from clearance.logs import configure_logging
 from clearance.portal.views import build_portal_app
 from clearance.requestid import RequestIdMiddleware
@@ -56,7 +56,7 @@ def build_gateway(services: Services) -> Gateway:
         [
             authenticate,
             Parse(s.catalog),
-            Screen(s.content_classifier, s.content_feed if s.settings.monitor_enabled else None),
+            Screen(s.content_classifier, texts_for_monitor(s)),
             Authorize(s.authorizer),
             Limit(s.limiter, s.entitlement_index, s.throttles),
         ]
@@ -75,6 +75,14 @@ def build_gateway(services: Services) -> Gateway:
         s.metrics,
         s.settings.max_body_bytes,
     )
+
+
+def texts_for_monitor(services: Services) -> TextSink | None:
+    """Where the screen stage leaves request texts: the monitor's process, its feed in
+    this process, or nowhere (no monitor)."""
+    if not services.settings.monitor_enabled:
+        return None
+    return services.monitor_process or services.content_feed
 
 
 class Root:
@@ -158,7 +166,9 @@ def build_app(services: Services) -> ASGIApp:
             asyncio.create_task(revetting_forever(services), name="revetting"),
             asyncio.create_task(purging_forever(services), name="content-purge"),
         ]
-        if services.settings.monitor_enabled:
+        if services.monitor_process is not None:
+            tasks.append(asyncio.create_task(services.monitor_process.run(), name="monitor"))
+        elif services.settings.monitor_enabled:
             tasks.append(
                 asyncio.create_task(
                     services.monitor.run(services.settings.monitor_interval), name="monitor"

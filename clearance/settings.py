@@ -126,6 +126,19 @@ class Settings(BaseSettings):
     monitor_enabled: bool = Field(
         default=True, description="Run the usage monitor (deep stage, detectors, rules)."
     )
+    monitor_process: bool = Field(
+        default=True,
+        description="Run the monitor in a process of its own, fed the request texts "
+        "through a pipe, so its work never holds up the gateway; false runs it in the "
+        "serving process.",
+    )
+    monitor_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How much lower the monitor process's CPU priority is than the "
+        "server's (Unix nice): the gateway comes first when they compete for a core.",
+    )
     monitor_deep: bool = Field(
         default=True, description="Run the deep classifier stage over every usage event."
     )
@@ -245,13 +258,24 @@ def operator_token() -> str | None:
 
 
 def export_for_workers(settings: Settings) -> None:
-    """Make worker processes started by the server load these same settings: every
-    value set explicitly (by options, environment or file) is passed on in the
-    environment, which the workers read first."""
-    os.environ[f"{ENV_PREFIX}DATA_DIR"] = str(settings.data_dir.resolve())
+    """Make worker processes started by the server load these same settings."""
+    os.environ.update(settings_environment(settings))
+
+
+def child_environment(settings: Settings) -> dict[str, str]:
+    """This process's environment, for a child process that loads these settings."""
+    return {**os.environ, **settings_environment(settings)}
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The environment in which another process loads these same settings: every
+    value set explicitly (by options, environment or file), which the environment
+    passes on first."""
+    found = {f"{ENV_PREFIX}DATA_DIR": str(settings.data_dir.resolve())}
     for name in settings.model_fields_set - {"data_dir"}:
         value = getattr(settings, name)
         if value is None:
             continue
-        text = json.dumps(value) if isinstance(value, list | bool) else str(value)
-        os.environ[f"{ENV_PREFIX}{name.upper()}"] = text
+        text = json.dumps(value) if isinstance(value, list | dict | bool) else str(value)
+        found[f"{ENV_PREFIX}{name.upper()}"] = text
+    return found

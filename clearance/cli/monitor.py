@@ -120,9 +120,11 @@ def classify(
 
 @monitor_app.command("status")
 def status(data_dir: DataDir = None) -> None:
-    """How many usage events wait for the monitor."""
-    backlog = with_caller(settings_for(data_dir), P.CASES_READ, lambda s, c: s.monitor.backlog())
-    print_json({"backlog": backlog})
+    """How many usage events wait for the monitor, which process holds its lease, and
+    its counters."""
+    from clearance.monitoring.progress import monitor_state  # noqa: PLC0415
+
+    print_json(with_caller(settings_for(data_dir), P.CASES_READ, lambda s, c: monitor_state(s.db)))
 
 
 @monitor_app.command("topics")

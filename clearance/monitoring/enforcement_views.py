@@ -1,7 +1,6 @@
 """Admin API routes for the monitoring plane: alerts, enforcement, appeals,
 organizations' webhooks, topic summaries and the monitor's own state."""
 
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -12,6 +11,7 @@ from clearance.accounts.models import Caller
 from clearance.accounts.permissions import Permission as P
 from clearance.admin.auth import AdminAuth
 from clearance.container import Services
+from clearance.monitoring.progress import monitor_state
 from clearance.monitoring.summaries import topic_summary
 from clearance.monitoring.topics import to_document
 
@@ -208,11 +208,14 @@ def monitoring_router(auth: AdminAuth, s: Services) -> APIRouter:
         return to_document(summary)
 
     @router.get("/monitor")
-    async def monitor_state(_c: Read) -> dict[str, int]:
-        return {
-            "backlog": await s.monitor.backlog(),
-            **asdict(s.monitor.stats),
-            "texts_dropped": s.content_feed.dropped,
-        }
+    async def monitor(_c: Read) -> dict[str, Any]:
+        state = await monitor_state(s.db)
+        if s.monitor_process is not None:  # this server process's hand-over
+            state["process"] = {
+                "pid": s.monitor_process.pid,
+                "starts": s.monitor_process.starts,
+                "texts_undelivered": s.monitor_process.undelivered,
+            }
+        return state
 
     return router

@@ -70,9 +70,11 @@ monitor_progress_table = sa.Table(
     sa.Column("last_usage_id", sa.BigInteger, nullable=False),
     sa.Column("holder", sa.String(64), nullable=True),
     sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("stats", JSONValue, nullable=True),
 )
-"""How far the monitor has read the usage records (their ``id``), and which process
-holds the lease to read on (one at a time, so each detector sees every event)."""
+"""How far the monitor has read the usage records (their ``id``), which process
+holds the lease to read on (one at a time, so each detector sees every event), and
+the monitor's counters (kept across restarts and holders)."""
 
 monitor_results_table = sa.Table(
     "monitor_results",

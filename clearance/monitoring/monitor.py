@@ -10,11 +10,11 @@ the verdict, the embedding and a few vocabulary terms for topic summaries. Those
 the new position commit together; then every detector sees the events, and their
 findings become alerts (kept and retried should that fail) and, by rule, actions.
 
-One process monitors at a time: it holds a lease on the position row, renewed when
-half of it has run, which another process takes over once it lapses (``LEASE``); every
-write of the position checks the lease is still held. So every detector
-sees every event. The deep stage reads the texts of the process it runs in; events
-another process served are judged by the inline stage's verdict.
+One process monitors at a time: it holds a lease on the position row
+(``progress.py``), which another process takes over once it lapses; so every
+detector sees every event. The server runs the monitor in a process of its own
+(``worker.py``), fed the texts of the requests it serves; events another server
+process served are judged by the inline stage's verdict.
 
 Holes: ids are handed out in order, but a transaction that rolls back, or several
 writers committing out of order (PostgreSQL, several processes), leave holes for a
@@ -26,12 +26,10 @@ late commit is still monitored (out of order). Holes never filled are logged.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
+import contextlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -42,12 +40,12 @@ from clearance.clock import Clock
 from clearance.content.classifier import ContentClassifier, Verdict
 from clearance.db.database import Database
 from clearance.identity.entitlements import EntitlementIndex
-from clearance.ids import new_id
 from clearance.monitoring.alerts import Alerts
 from clearance.monitoring.detectors.base import Detector, Finding, UsageEvent
 from clearance.monitoring.enforcement import Enforcement
 from clearance.monitoring.feed import ContentFeed
-from clearance.monitoring.models import monitor_progress_table, monitor_results_table
+from clearance.monitoring.models import monitor_results_table
+from clearance.monitoring.progress import MonitorStats, Progress
 from clearance.monitoring.retention import ContentStore, content_table
 from clearance.monitoring.rules import Due, RuleBook
 from clearance.registry.jurisdictions import Jurisdictions
@@ -56,15 +54,12 @@ from clearance.usage.models import usage_records_table
 
 log = structlog.get_logger(__name__)
 
-NAME = "monitor"
 GAP_WAIT = 5.0
 HOLE_WATCH = 600.0
 MAX_HOLES = 10_000
-LEASE = timedelta(seconds=15)
 MAX_UNRAISED = 100_000
 """Findings kept for retry while alerts cannot be stored (the database is down)."""
 _records = usage_records_table.c
-_progress = monitor_progress_table.c
 _COLUMNS = (
     _records.id,
     _records.request_id,
@@ -79,22 +74,6 @@ _COLUMNS = (
     _records.categories,
 )
 Verdicts = dict[str, tuple[Verdict, np.ndarray]]
-
-
-@dataclass
-class MonitorStats:
-    events: int = 0
-    deep: int = 0
-    """Events the deep stage read."""
-    without_text: int = 0
-    """Events whose text was not in this process's feed (served by another process,
-    pushed out of the feed, or with no text at all)."""
-    findings: int = 0
-    actions: int = 0
-    findings_lost: int = 0
-    """Findings dropped because alerts could not be stored for too long."""
-    holes_skipped: int = 0
-    """Ids never seen within ``HOLE_WATCH`` (rolled-back inserts, normally)."""
 
 
 class Monitor:
@@ -129,39 +108,39 @@ class Monitor:
         self._content = content
         self._batch = batch
         self._deep = deep
-        self._me = f"{socket.gethostname()[:40]}:{os.getpid()}:{new_id('m', 6)}"
+        self._progress = Progress(db, clock)
         self._position: int | None = None
         self._holes: dict[int, float] = {}
         """Ids not seen yet below the position, and since when (monotonic)."""
         self._waiting: tuple[int, float] | None = None
         """The hole the monitor is stopped at, and since when."""
         self._unraised: list[Finding] = []
-        self._held_until = datetime.min.replace(tzinfo=UTC)
+        self._dropped_seen = feed.dropped
         self.stats = MonitorStats()
 
-    async def run(self, interval: float) -> None:
-        while True:
+    async def run(self, interval: float, stopping: asyncio.Event | None = None) -> None:
+        """Step until cancelled, or until ``stopping`` is set (then after a whole step,
+        so the detectors see every event of a stored batch)."""
+        stopping = stopping or asyncio.Event()
+        while not stopping.is_set():
             try:
                 done = await self.step()
             except Exception:
                 log.exception("monitor_step_failed")
-                self._position = None  # read it again
+                self._forget()  # read the position again
                 done = 0
             if done < self._batch:
-                await asyncio.sleep(interval)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), interval)
 
-    async def backlog(self) -> int:
-        """Usage records not yet monitored."""
-        async with self._db.read() as conn:
-            position = await conn.scalar(
-                sa.select(_progress.last_usage_id).where(_progress.name == NAME)
-            )
-            count = await conn.scalar(
-                sa.select(sa.func.count())
-                .select_from(usage_records_table)
-                .where(_records.id > int(position or 0))
-            )
-        return int(count or 0)
+    async def release(self) -> None:
+        """Give the lease up, saving the counters (shutting down)."""
+        await self._progress.release(self.stats)
+        self._forget()
+
+    def _forget(self) -> None:
+        self._position = None
+        self._progress.forget()
 
     async def step(self) -> int:
         """Monitor the next batch of events (if this process holds the lease);
@@ -176,9 +155,17 @@ class Monitor:
         texts = {r.request_id: t for r in rows if (t := self._feed.peek(r.request_id)) is not None}
         verdicts, results, kept = await asyncio.to_thread(self._judge, rows, texts)
         end = max(start, *(row.id for row in rows))
+        dropped = self._feed.dropped
+        stats = replace(
+            self.stats,
+            events=self.stats.events + len(rows),
+            deep=self.stats.deep + len(verdicts),
+            without_text=self.stats.without_text + len(rows) - len(verdicts),
+            texts_dropped=self.stats.texts_dropped + dropped - self._dropped_seen,
+        )
 
         def write(conn: sa.Connection) -> bool:  # one transaction, off the event loop
-            if not self._save_position(conn, start, end):
+            if not self._progress.save(conn, start, end, stats):
                 return False
             conn.execute(monitor_results_table.insert(), results)
             if kept:
@@ -186,19 +173,30 @@ class Monitor:
             return True
 
         if not await self._db.run_sync(write):
-            self._position = None  # the lease was lost meanwhile
+            self._forget()  # the lease was lost meanwhile
             return 0
-        self._position = end
+        self._position, self.stats, self._dropped_seen = end, stats, dropped
         for row in rows:
             self._feed.take(row.request_id)
         findings = await asyncio.to_thread(self._detect, rows, verdicts)
-        self.stats.events += len(rows)
-        self.stats.deep += len(verdicts)
-        self.stats.without_text += len(rows) - len(verdicts)
         self.stats.findings += len(findings)
         self._unraised += findings
         await self._raise_unraised()
         return len(rows)
+
+    async def _lease(self) -> int | None:
+        """The position to read from, the lease taken or renewed; None when another
+        process holds it."""
+        lease = await self._progress.acquire(self._position, self.stats)
+        if lease is None:
+            self._position = None
+            return None
+        if lease.taken:  # first step, or after another holder: its counters go on
+            self._holes.clear()
+            self._waiting = None
+            self.stats = lease.stats
+        self._position = lease.position
+        return self._position
 
     async def _raise_unraised(self) -> None:
         """Findings into alerts, then rules; kept for the next step if it fails."""
@@ -350,49 +348,3 @@ class Monitor:
             self.stats.actions += 1
         except Exception:
             log.exception("rule_action_failed", rule=rule.name, org_id=due.org_id)
-
-    async def _lease(self) -> int | None:
-        """Take or renew the lease; the position to read from, or None when another
-        process holds it."""
-        now = self._clock.now()
-        if self._position is not None and self._held_until - now > LEASE / 2:
-            return self._position  # renewed recently (each write checks it still holds)
-        mine = (_progress.holder == self._me) | _progress.holder.is_(None)
-        mine = mine | (_progress.lease_until < now)
-        async with self._db.transaction() as conn:
-            done = await conn.execute(
-                monitor_progress_table.update()
-                .where((_progress.name == NAME) & mine)
-                .values(holder=self._me, lease_until=now + LEASE)
-            )
-            if done.rowcount != 1:
-                exists = await conn.scalar(sa.select(_progress.name).where(_progress.name == NAME))
-                if exists is not None:
-                    self._position = None
-                    return None
-                await conn.execute(
-                    monitor_progress_table.insert().values(
-                        name=NAME, last_usage_id=0, holder=self._me, lease_until=now + LEASE
-                    )
-                )
-            position = await conn.scalar(
-                sa.select(_progress.last_usage_id).where(_progress.name == NAME)
-            )
-        self._held_until = now + LEASE
-        if self._position != position:  # first step, or after another holder
-            self._holes.clear()
-            self._waiting = None
-        self._position = int(position or 0)
-        return self._position
-
-    def _save_position(self, conn: sa.Connection, start: int, end: int) -> bool:
-        done = conn.execute(
-            monitor_progress_table.update()
-            .where(
-                (_progress.name == NAME)
-                & (_progress.last_usage_id == start)
-                & (_progress.holder == self._me)
-            )
-            .values(last_usage_id=end)
-        )
-        return bool(done.rowcount == 1)

@@ -14,6 +14,7 @@ from clearance.identity.keys import KeyScope
 from clearance.monitoring import monitor as monitor_module
 from clearance.monitoring.models import alerts_table, monitor_results_table
 from clearance.monitoring.monitor import Monitor
+from clearance.monitoring.progress import monitor_state
 from clearance.registry.models import ModelSpec
 from clearance.usage.models import usage_records_table
 from tests.support.clock import FakeClock
@@ -83,7 +84,8 @@ async def test_every_event_once_across_holes_and_late_commits(
     await drain(monitor)
     assert len(await monitored(services)) == 5
     assert monitor.stats.events == 5
-    assert await monitor.backlog() == 0
+    state = await monitor_state(services.db)
+    assert (state["backlog"], state["events"], state["position"]) == (0, 5, 5)
 
 
 async def test_one_monitor_at_a_time_and_a_lapsed_lease_is_taken_over(
@@ -102,8 +104,25 @@ async def test_one_monitor_at_a_time_and_a_lapsed_lease_is_taken_over(
     clock.advance(seconds=60)  # the first process died: its lease lapses
     await insert(services, [row(n, org, key, now) for n in range(11, 21)])
     await drain(second)
-    assert first.stats.events + second.stats.events == 20
+    assert first.stats.events == 10
+    assert second.stats.events == 20  # the counters go on from where the first left them
     assert len(set(await monitored(services))) == 20
+
+
+async def test_a_released_lease_is_taken_at_once_with_the_counters(services: Services) -> None:
+    org, key = await setup(services)
+    now = datetime.now(UTC)
+    first = services.monitor
+    second = Monitor(**_parts(first))
+    await insert(services, [row(n, org, key, now) for n in range(1, 6)])
+    await drain(first)
+    await first.release()  # shutting down
+    state = await monitor_state(services.db)
+    assert (state["holder"], state["events"]) == (None, 5)
+    await insert(services, [row(n, org, key, now) for n in range(6, 9)])
+    await drain(second)  # no wait for a lapse
+    assert second.stats.events == 8
+    assert (await monitor_state(services.db))["holder"] is not None
 
 
 def _parts(monitor: Monitor) -> dict[str, object]:

@@ -21,6 +21,9 @@ from clearance.settings import load_settings
 from tests.support.clock import FakeClock
 
 FAST = {"password_time_cost": 1, "password_memory_kib": 64, "password_parallelism": 1}
+# No server lifespan runs here (ASGI only), so no monitor process: the tests step the
+# monitor in this process, which reads the texts from its feed here.
+IN_PROCESS = {"monitor_process": False}
 
 
 @dataclass
@@ -56,7 +59,7 @@ async def in_process(
 ) -> AsyncIterator[InProcess]:
     """Clearance on ``data_dir`` with its clock at ``start`` (default: now). A data
     directory already initialised is reopened — a restart."""
-    config = load_settings(data_dir, **(FAST | settings))
+    config = load_settings(data_dir, **(FAST | IN_PROCESS | settings))
     reopened = data_dir.exists() and any(data_dir.iterdir())
     if not reopened:
         installation.create(config, "test.invalid/audit")

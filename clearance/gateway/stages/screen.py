@@ -18,7 +18,6 @@ from clearance.content.classifier import Verdict
 from clearance.content.prompts import Unscreenable, request_text
 from clearance.gateway.call import Call
 from clearance.gateway.errors import GatewayError, invalid_request
-from clearance.monitoring.feed import ContentFeed
 
 log = structlog.get_logger(__name__)
 
@@ -30,8 +29,14 @@ class InlineClassifier(Protocol):
     def inline(self, texts: Sequence[str]) -> list[Verdict]: ...
 
 
+class TextSink(Protocol):
+    """Where request texts go for the monitor (its feed, or its process)."""
+
+    def put(self, request_id: str, text: str) -> None: ...
+
+
 class Screen:
-    def __init__(self, classifier: InlineClassifier, feed: ContentFeed | None = None) -> None:
+    def __init__(self, classifier: InlineClassifier, feed: TextSink | None = None) -> None:
         self._classifier = classifier
         self._feed = feed
 

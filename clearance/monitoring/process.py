@@ -1,0 +1,115 @@
+"""The monitor in a process of its own, started and watched over by the server.
+
+The monitor's work — reading usage records, the deep stage, the detectors — is CPU
+work in Python. In the serving process it would hold the interpreter's lock while
+requests wait for it (a few milliseconds at a time, at every request's p99); in a
+process of its own it runs beside the gateway on another core.
+
+The gateway hands each request's text over as it screens it (``put``): texts are
+gathered for one turn of the event loop and written to the monitor's standard input
+as one frame (see ``frames.py``) — one write for all the requests of that turn. The
+monitor reads its input into its feed, where the record of the request finds the
+text a few milliseconds later.
+
+When the monitor process exits it is started again (after 1 s, doubling up to 30 s
+while it keeps failing). Texts that cannot be handed over — the monitor is starting
+again, or more than ``MAX_PENDING`` bytes wait in the pipe — are counted
+(``undelivered``); their records are still monitored, by the inline stage's verdict.
+The monitor exits when its input closes, so it never outlives the server, even one
+killed with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+
+import structlog
+
+from clearance.monitoring.frames import encode
+
+log = structlog.get_logger(__name__)
+
+MAX_PENDING = 64 * 2**20
+"""Bytes waiting in the pipe beyond which texts are not handed over."""
+STOP_WAIT = 10.0
+"""Seconds the monitor has to finish its batch and give its lease up on shutdown."""
+RESTART_FIRST, RESTART_MAX = 1.0, 30.0
+HEALTHY_AFTER = 60.0
+"""A monitor that ran this long before exiting is restarted after the first delay."""
+
+
+class MonitorProcess:
+    def __init__(self, environment: dict[str, str]) -> None:
+        self._environment = environment
+        self._process: asyncio.subprocess.Process | None = None
+        self._pending: list[tuple[str, str]] = []
+        self._flushing = False
+        self.undelivered = 0
+        """Texts not handed over (the monitor was down, or far behind)."""
+        self.starts = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def put(self, request_id: str, text: str) -> None:
+        """Hand a request's text over (with the others of this turn of the loop)."""
+        self._pending.append((request_id, text))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        texts, self._pending, self._flushing = self._pending, [], False
+        stdin = self._process.stdin if self._process is not None else None
+        if (
+            stdin is None
+            or stdin.is_closing()
+            or stdin.transport.get_write_buffer_size() > MAX_PENDING
+        ):
+            self.undelivered += len(texts)
+            return
+        stdin.write(encode(texts))
+
+    async def run(self) -> None:
+        """Start the monitor, and start it again whenever it exits, until cancelled
+        (which stops it)."""
+        delay = RESTART_FIRST
+        try:
+            while True:
+                started = time.monotonic()
+                self._process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "clearance.monitoring.worker",
+                    stdin=asyncio.subprocess.PIPE,
+                    env=self._environment,
+                )
+                self.starts += 1
+                log.info("monitor_process_started", pid=self._process.pid)
+                code = await self._process.wait()
+                self._process = None
+                if time.monotonic() - started > HEALTHY_AFTER:
+                    delay = RESTART_FIRST
+                log.error("monitor_process_exited", code=code, restart_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RESTART_MAX)
+        finally:
+            await self._stop()
+
+    async def _stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.returncode is not None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()  # the monitor finishes its batch and exits
+        try:
+            await asyncio.wait_for(process.wait(), STOP_WAIT)
+        except TimeoutError:
+            log.error("monitor_process_killed", pid=process.pid)
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()

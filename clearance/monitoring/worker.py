@@ -1,0 +1,88 @@
+"""``python -m clearance.monitoring.worker``: the usage monitor as its own process.
+
+Started by the server (``process.py``) with the server's settings in its
+environment. It keeps the hot-path state fresh (models, entitlements, jurisdictions)
+as the server does, runs the monitor, and reads the texts the server hands over on
+its standard input into the monitor's feed. When that input ends — the server
+stopped, or died — or on SIGTERM, it finishes its step, gives its lease up and exits.
+SIGINT (a terminal's Ctrl-C, sent to the server too) is left to the server, which
+then closes the input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+
+import structlog
+
+from clearance.container import Services, build_services
+from clearance.logs import configure_logging
+from clearance.monitoring.frames import BadFrame, read_frame
+from clearance.settings import load_settings
+
+log = structlog.get_logger(__name__)
+
+READ_LIMIT = 2**20
+FINISH_WAIT = 8.0
+"""Seconds the last step has to finish (the server waits 10 for the process)."""
+
+
+async def feed_from(reader: asyncio.StreamReader, services: Services) -> None:
+    """Texts from the input into the monitor's feed, until the input ends."""
+    feed = services.content_feed
+    try:
+        while (texts := await read_frame(reader)) is not None:
+            for request_id, text in texts:
+                feed.put(request_id, text)
+    except BadFrame as exc:
+        log.error("monitor_input_unreadable", reason=str(exc))
+
+
+async def run(services: Services) -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=READ_LIMIT)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
+    await services.watcher.check()
+    stopping = asyncio.Event()
+    watcher = asyncio.create_task(services.watcher.run(), name="state-watcher")
+    monitor = asyncio.create_task(
+        services.monitor.run(services.settings.monitor_interval, stopping), name="monitor"
+    )
+    feeding = asyncio.create_task(feed_from(reader, services), name="feed")
+    loop.add_signal_handler(signal.SIGTERM, feeding.cancel)
+    log.info("monitor_started")
+    try:
+        await feeding
+    except asyncio.CancelledError:
+        log.info("monitor_terminated")
+    stopping.set()
+    try:
+        await asyncio.wait_for(monitor, FINISH_WAIT)
+    except TimeoutError:
+        log.error("monitor_step_unfinished")
+    watcher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watcher
+    try:
+        await services.monitor.release()
+    except Exception:  # the lease lapses by itself
+        log.exception("monitor_release_failed")
+    await services.notifier.drain()
+    await services.db.dispose()
+    log.info("monitor_stopped")
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    settings = load_settings()
+    os.nice(settings.monitor_nice)
+    configure_logging(settings)
+    asyncio.run(run(build_services(settings)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""``clearance serve`` runs the monitor in a process of its own: every request the
+server serves reaches it with its text (the deep stage reads it), a monitor that
+exits is started again and goes on from its position, and it never outlives the
+server — not even one killed with SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.installation import Live, serving
+
+
+def setup_for(upstream_url: str) -> Callable[[Callable[..., str]], str]:
+    def setup(cli: Callable[..., str]) -> str:
+        cli("models", "add", "m", "--upstream-url", upstream_url, "--upstream-model", "echo")
+        cli("orgs", "add", "Org", "--country", "US", "--reason", "test")
+        cli("entitlements", "grant", "--org", "Org", "--model", "m")
+        return str(json.loads(cli("keys", "create", "--org", "Org", "-o", "json"))["key"])
+
+    return setup
+
+
+def ask(live: Live, count: int, start: int = 0) -> None:
+    with httpx.Client(timeout=10) as client:
+        for n in range(start, start + count):
+            prompt = f"Summarise paragraph {n} of the quarterly report, please."
+            answer = client.post(
+                f"{live.v1}/chat/completions",
+                json={"model": "m", "messages": [{"role": "user", "content": prompt}]},
+                headers={"authorization": f"Bearer {live.api_key}"},
+            )
+            assert answer.status_code == 200, answer.text
+
+
+def state(live: Live) -> dict[str, Any]:
+    found = httpx.get(f"{live.base_url}/admin/v1/monitor", headers=live.admin_headers())
+    assert found.status_code == 200, found.text
+    document: dict[str, Any] = found.json()
+    return document
+
+
+def wait_for(
+    live: Live, done: Callable[[dict[str, Any]], bool], timeout: float = 60
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = state(live)
+        if done(current):
+            return current
+        time.sleep(0.1)
+    raise AssertionError(f"the monitor did not get there in {timeout} s: {state(live)}")
+
+
+def parent_of(pid: int) -> int:
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return int(text[text.rindex(")") + 2 :].split()[1])
+
+
+def gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_every_request_reaches_the_monitor_process_which_restarts_after_exiting(
+    tmp_path: Path, upstream_url: str
+) -> None:
+    with serving(tmp_path, setup_for(upstream_url)) as live:
+        ask(live, 20)
+        first = wait_for(live, lambda s: s["events"] >= 20)
+        assert (first["events"], first["deep"], first["without_text"]) == (20, 20, 0)
+        assert first["backlog"] == 0
+        process = first["process"]
+        assert process["starts"] == 1
+        assert process["texts_undelivered"] == 0
+        assert parent_of(process["pid"]) == live.process.pid  # its own process, the server's
+
+        os.kill(process["pid"], signal.SIGTERM)  # it gives its lease up, and is started again
+        assert gone(process["pid"], 15)
+        restarted = wait_for(live, lambda s: s["process"]["starts"] == 2 and s["holder"])
+        assert restarted["process"]["pid"] != process["pid"]
+        ask(live, 5, start=20)
+        after = wait_for(live, lambda s: s["events"] >= 25)
+        # The counters went on from the saved ones; every text of the new requests arrived.
+        assert (after["events"], after["deep"], after["without_text"]) == (25, 25, 0)
+    log = live.log.read_text()
+    assert '"monitor_process_exited"' in log
+    assert '"monitor_stopped"' in log
+
+
+def test_the_monitor_process_exits_when_the_server_is_killed(
+    tmp_path: Path, upstream_url: str
+) -> None:
+    with serving(tmp_path, setup_for(upstream_url)) as live:
+        ask(live, 3)
+        pid = wait_for(live, lambda s: s["events"] >= 3)["process"]["pid"]
+        live.process.kill()  # SIGKILL: no shutdown code runs in the server
+        live.process.wait()
+        assert gone(pid, 15)  # its input closed, so it finished and left
