@@ -243,7 +243,7 @@ class Forwarder:
         send: Send,
         left: asyncio.Event,
     ) -> tuple[int, str | None]:
-        buffer = b""
+        buffer, last = b"", b""
         screen = (
             StreamScreen(self._output, call)
             if self._output is not None and self._output.wanted(call)
@@ -257,8 +257,12 @@ class Forwarder:
                 if screen is not None and (refusal := screen.judge(passed)) is not None:
                     response.close()  # the upstream stops generating
                     raise refusal
-                if passed:
-                    out = b"".join(e + EVENT_SEPARATOR for e in passed)
+                if not passed:
+                    continue
+                out = b"".join(e + EVENT_SEPARATOR for e in passed)
+                if response.ended:  # the last events go with the stream's end: one write
+                    last = out
+                else:
                     await send({"type": "http.response.body", "body": out, "more_body": True})
             if screen is not None and buffer.strip() and (refusal := screen.judge([buffer])):
                 raise refusal
@@ -269,17 +273,15 @@ class Forwarder:
             await send(
                 {
                     "type": "http.response.body",
-                    "body": call.protocol.stream_error(error),
+                    "body": last + call.protocol.stream_error(error),
                     "more_body": True,
                 }
             )
             await send({"type": "http.response.body", "body": b""})
             return 200, error.code
         if buffer.strip() and meter.observe(buffer):
-            await send(
-                {"type": "http.response.body", "body": buffer + EVENT_SEPARATOR, "more_body": True}
-            )
-        await send({"type": "http.response.body", "body": b""})
+            last += buffer + EVENT_SEPARATOR
+        await send({"type": "http.response.body", "body": last})
         return 200, None
 
 

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 import httptools
 
 HIGH_WATER = 256 * 1024
-"""Buffered body bytes at which reading from the upstream pauses (streams only)."""
-LOW_WATER = 64 * 1024
+"""Buffered body bytes at which reading from the upstream pauses (streams only),
+until the reader has taken them."""
 IDLE_SECONDS = 4.0
 """Idle connections are dropped after this long (before common server keep-alive
 timeouts, so a reused connection is rarely one the server is closing)."""
@@ -131,15 +131,24 @@ class Response:
         """The body as it arrives."""
         return _Chunks(self)
 
+    @property
+    def ended(self) -> bool:
+        """Nothing more will come: the reply is complete and all of it was read."""
+        return self._done and not self._chunks
+
     def _next(self) -> bytes | None:
-        if not self._chunks:
+        """All that has arrived and was not read yet (the pieces of one read — an
+        upstream's chunks, say — as one), or None."""
+        chunks = self._chunks
+        if not chunks:
             return None
-        chunk = self._chunks.popleft()
-        self._buffered -= len(chunk)
-        if self._paused and self._buffered < LOW_WATER:
+        data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self._buffered = 0
+        if self._paused:
             self._paused = False
             self._conn.resume()
-        return chunk
+        return data
 
     def close(self) -> None:
         """Stop: an unfinished reply's connection is dropped, which cancels the

@@ -69,6 +69,11 @@ class UpstreamResponse:
         except http1.UpstreamFailed as exc:
             raise unreachable(self.model) from exc
 
+    @property
+    def ended(self) -> bool:
+        """All of the body has been read: the next chunk is none."""
+        return self._response.ended
+
     def close(self) -> None:
         """Drop the connection (a client that went away cancels the upstream request)."""
         self._response.close()

@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -73,7 +73,20 @@ _COLUMNS = (
     _records.error_code,
     _records.categories,
 )
-Verdicts = dict[str, tuple[Verdict, np.ndarray]]
+
+
+@dataclass(frozen=True, slots=True)
+class Deep:
+    """The deep stage's reading of one text (shared by the requests that sent it)."""
+
+    verdict: Verdict
+    embedding: bytes
+    """float16, as stored for topic summaries."""
+    terms: str
+
+
+Verdicts = dict[str, Deep]
+"""By request id."""
 
 
 class Monitor:
@@ -258,15 +271,22 @@ class Monitor:
         store, the content to keep."""
         verdicts: Verdicts = {}
         if texts and self._deep:
-            distinct = list(dict.fromkeys(texts.values()))  # a retried prompt, scored once
+            distinct = list(dict.fromkeys(texts.values()))  # a retried prompt, read once
             found, vectors = self._classifier.deep_with_embeddings(distinct)
-            place = {text: n for n, text in enumerate(distinct)}
-            verdicts = {i: (found[place[t]], vectors[place[t]]) for i, t in texts.items()}
+            read = {
+                text: Deep(
+                    found[n],
+                    vectors[n].astype(np.float16).tobytes(),
+                    " ".join(self._classifier.terms(text)),
+                )
+                for n, text in enumerate(distinct)
+            }
+            verdicts = {i: read[t] for i, t in texts.items()}
         now = self._clock.now()
         results, kept = [], []
         for row in rows:
             text, verdict = texts.get(row.request_id), verdicts.get(row.request_id)
-            results.append(self._result(row, verdict, text))
+            results.append(self._result(row, verdict))
             model = self._catalog.get(row.model) if row.model else None
             if text is not None and model is not None:
                 keep = self._content.row(row.request_id, row.model, model.retention, text, now)
@@ -280,7 +300,7 @@ class Monitor:
         events = [self._event(row, verdicts.get(row.request_id)) for row in rows]
         return [f for e in events for detector in self._detectors for f in detector.observe(e)]
 
-    def _event(self, row: Any, verdict: tuple[Any, np.ndarray] | None) -> UsageEvent:
+    def _event(self, row: Any, deep: Deep | None) -> UsageEvent:
         model = self._catalog.get(row.model) if row.model else None
         country = self._jurisdictions.country_of(row.source_ip)
         tier = None
@@ -291,7 +311,7 @@ class Monitor:
             if row.model
             else None
         )
-        deep = frozenset(verdict[0].flagged) if verdict is not None else None
+        verdict = deep.verdict if deep is not None else None
         return UsageEvent(
             request_id=row.request_id,
             at=row.started_at,
@@ -305,24 +325,22 @@ class Monitor:
             status_code=row.status_code,
             error_code=row.error_code,
             categories=frozenset(row.categories.split(",")) if row.categories else frozenset(),
-            deep=deep,
+            deep=frozenset(verdict.flagged) if verdict is not None else None,
             entitled=entitled or frozenset(),
-            jailbreak_score=verdict[0].scores.get("jailbreak") if verdict is not None else None,
+            jailbreak_score=verdict.scores.get("jailbreak") if verdict is not None else None,
         )
 
-    def _result(
-        self, row: Any, verdict: tuple[Any, np.ndarray] | None, text: str | None
-    ) -> dict[str, Any]:
-        flagged = verdict[0].flagged if verdict is not None else (row.categories or "").split(",")
+    def _result(self, row: Any, deep: Deep | None) -> dict[str, Any]:
+        flagged = deep.verdict.flagged if deep is not None else (row.categories or "").split(",")
         return {
             "request_id": row.request_id,
             "at": row.started_at,
             "org_id": row.org_id,
             "model": row.model,
-            "stage": "deep" if verdict is not None else "inline",
+            "stage": "deep" if deep is not None else "inline",
             "flagged": ",".join(f for f in flagged if f) or None,
-            "embedding": verdict[1].astype(np.float16).tobytes() if verdict is not None else None,
-            "terms": " ".join(self._classifier.terms(text)) if verdict and text else None,
+            "embedding": deep.embedding if deep is not None else None,
+            "terms": (deep.terms or None) if deep is not None else None,
         }
 
     async def _act(self, due: Due, alert_id: str) -> None:

@@ -12,6 +12,7 @@ this legitimately). At most one finding per key per ``cooldown_minutes``.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ class SharingSettings:
         check_settings(self)
 
 
+@functools.lru_cache(maxsize=65_536)  # a few addresses make most of the traffic
 def network(source_ip: str | None) -> str | None:
     """The /24 (IPv4) or /48 (IPv6) network of an address; None if it is not one."""
     if source_ip is None:
