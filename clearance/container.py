@@ -56,7 +56,7 @@ from clearance.monitoring.enforcement_models import ENFORCEMENT_TOPIC
 from clearance.monitoring.feed import ContentFeed
 from clearance.monitoring.monitor import Monitor
 from clearance.monitoring.notify import Notifier
-from clearance.monitoring.process import MonitorProcess
+from clearance.monitoring.process import TEXT_WAIT, MonitorProcess
 from clearance.monitoring.retention import ContentStore, read_content_key
 from clearance.monitoring.rules import RuleBook, parse_rules
 from clearance.monitoring.summaries import purge_results
@@ -254,6 +254,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         content_store,
         batch=settings.monitor_batch,
         deep=settings.monitor_deep,
+        text_wait=TEXT_WAIT if settings.monitor_process else timedelta(0),
     )
     decisions = Decisions(
         db, audit, clock, organizations, members, entitlements, settings.revet_days

@@ -16,13 +16,20 @@ from clearance.container import Services, build_services
 from clearance.db import migrate
 from clearance.logs import configure_logging
 from clearance.settings import Settings, load_settings
+from tests.support.inprocess import IN_PROCESS
 from tests.support.installation import Live, live_installation
 from tests.support.leakscan import SCANNER
 from tests.support.processes import stub_upstream
 from tests.support.services import fresh_schema_name, require_postgres
 
-# Cheap argon2id: the suite creates many accounts (production keeps the defaults).
-FAST = {"password_time_cost": 1, "password_memory_kib": 64, "password_parallelism": 1}
+# Cheap argon2id: the suite creates many accounts (production keeps the defaults). And
+# the monitor stepped by the tests in this process, reading texts from its feed here.
+FAST = {
+    "password_time_cost": 1,
+    "password_memory_kib": 64,
+    "password_parallelism": 1,
+    **IN_PROCESS,
+}
 
 
 _ORIGINAL_SEND = (httpx.Client.send, httpx.AsyncClient.send)

@@ -81,17 +81,17 @@ class LinearModel:
         return total
 
     def scores(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> list[Scores]:
-        logits = np.stack([self.lexical_logits(t) for t in texts]) + self.bias
+        if len(texts) == 1:  # the gateway's case: one short text, fewer array operations
+            logits = (self.lexical_logits(texts[0]) + self.bias)[np.newaxis, :]
+        else:
+            logits = np.stack([self.lexical_logits(t) for t in texts]) + self.bias
         if self.dense is not None:
             if embeddings is None:
                 raise ValueError("this model needs the texts' embeddings")
             logits = logits + embeddings @ self.dense
         heads = 1.0 / (1.0 + np.exp(-logits))
-        scores = combine(heads)
-        return [
-            {name: round(float(p), 4) for name, p in zip(SIGNALS, row, strict=True)}
-            for row in scores
-        ]
+        scores = combine(heads).tolist()
+        return [{name: round(p, 4) for name, p in zip(SIGNALS, row, strict=True)} for row in scores]
 
 
 def combine(heads: np.ndarray) -> np.ndarray:

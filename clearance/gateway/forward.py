@@ -222,6 +222,8 @@ class Forwarder:
         leaves (a watcher then drops the upstream connection, which ends the upstream's
         work and the relay). Returns the outcome's status and error code."""
         left = asyncio.Event()
+        if response.ended:  # all of it is here already: nothing upstream left to cancel
+            return await self._pump(call, response, meter, send, left)
 
         async def watch() -> None:
             await _disconnected(receive)

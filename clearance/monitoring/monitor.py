@@ -13,8 +13,9 @@ findings become alerts (kept and retried should that fail) and, by rule, actions
 One process monitors at a time: it holds a lease on the position row
 (``progress.py``), which another process takes over once it lapses; so every
 detector sees every event. The server runs the monitor in a process of its own
-(``worker.py``), fed the texts of the requests it serves; events another server
-process served are judged by the inline stage's verdict.
+(``worker.py``), fed the texts of the requests it serves every few milliseconds; a
+recent record whose text has not arrived waits up to ``text_wait`` for it. Events
+another server process served are judged by the inline stage's verdict.
 
 Holes: ids are handed out in order, but a transaction that rolls back, or several
 writers committing out of order (PostgreSQL, several processes), leave holes for a
@@ -30,6 +31,7 @@ import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -106,6 +108,7 @@ class Monitor:
         content: ContentStore,
         batch: int = 256,
         deep: bool = True,
+        text_wait: timedelta = timedelta(0),
     ) -> None:
         self._db = db
         self._clock = clock
@@ -121,6 +124,7 @@ class Monitor:
         self._content = content
         self._batch = batch
         self._deep = deep
+        self._text_wait = text_wait
         self._progress = Progress(db, clock)
         self._position: int | None = None
         self._holes: dict[int, float] = {}
@@ -248,7 +252,18 @@ class Monitor:
                 del self._holes[hole]
                 self.stats.holes_skipped += 1
                 log.warning("usage_id_never_seen", id=hole)
-        return late + self._up_to_hole(start, rows, now)
+        return late + self._told(self._up_to_hole(start, rows, now))
+
+    def _told(self, rows: list[Any]) -> list[Any]:
+        """The rows up to the first whose text has not arrived although it may still
+        (``text_wait``: the server hands texts over every few milliseconds)."""
+        if not self._text_wait:
+            return rows
+        recent = self._clock.now() - self._text_wait
+        for index, row in enumerate(rows):
+            if row.started_at > recent and self._feed.peek(row.request_id) is None:
+                return rows[:index]
+        return rows
 
     def _up_to_hole(self, start: int, rows: list[Any], now: float) -> list[Any]:
         expected = start + 1

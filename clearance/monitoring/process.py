@@ -6,10 +6,12 @@ requests wait for it (a few milliseconds at a time, at every request's p99); in 
 process of its own it runs beside the gateway on another core.
 
 The gateway hands each request's text over as it screens it (``put``): texts are
-gathered for one turn of the event loop and written to the monitor's standard input
-as one frame (see ``frames.py``) — one write for all the requests of that turn. The
-monitor reads its input into its feed, where the record of the request finds the
-text a few milliseconds later.
+gathered for ``FLUSH_EVERY`` and written to the monitor's standard input as one frame
+(see ``frames.py``) — one write for many requests. The monitor reads its input into
+its feed, where the record of the request finds the text; a record whose text has not
+arrived waits for it up to ``TEXT_WAIT`` after its request began (records with no
+text — refused before screening, or served by another process — wait that long too,
+nothing else does).
 
 When the monitor process exits it is started again (after 1 s, doubling up to 30 s
 while it keeps failing). Texts that cannot be handed over — the monitor is starting
@@ -25,6 +27,7 @@ import asyncio
 import contextlib
 import sys
 import time
+from datetime import timedelta
 
 import structlog
 
@@ -32,6 +35,11 @@ from clearance.monitoring.frames import encode
 
 log = structlog.get_logger(__name__)
 
+FLUSH_EVERY = 0.01
+"""Seconds texts are gathered before they are written to the monitor."""
+FLUSH_CHARS = 1_000_000
+"""Characters gathered that are written at once."""
+TEXT_WAIT = timedelta(seconds=1)
 MAX_PENDING = 64 * 2**20
 """Bytes waiting in the pipe beyond which texts are not handed over."""
 STOP_WAIT = 10.0
@@ -46,7 +54,8 @@ class MonitorProcess:
         self._environment = environment
         self._process: asyncio.subprocess.Process | None = None
         self._pending: list[tuple[str, str]] = []
-        self._flushing = False
+        self._pending_chars = 0
+        self._flush_at: asyncio.TimerHandle | None = None
         self.undelivered = 0
         """Texts not handed over (the monitor was down, or far behind)."""
         self.starts = 0
@@ -56,14 +65,22 @@ class MonitorProcess:
         return self._process.pid if self._process is not None else None
 
     def put(self, request_id: str, text: str) -> None:
-        """Hand a request's text over (with the others of this turn of the loop)."""
+        """Hand a request's text over (with the others of the next few milliseconds)."""
         self._pending.append((request_id, text))
-        if not self._flushing:
-            self._flushing = True
-            asyncio.get_running_loop().call_soon(self._flush)
+        self._pending_chars += len(text)
+        if self._pending_chars >= FLUSH_CHARS:
+            self.flush()
+        elif self._flush_at is None:
+            self._flush_at = asyncio.get_running_loop().call_later(FLUSH_EVERY, self.flush)
 
-    def _flush(self) -> None:
-        texts, self._pending, self._flushing = self._pending, [], False
+    def flush(self) -> None:
+        """Write what was gathered to the monitor now."""
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush_at = None
+        texts, self._pending, self._pending_chars = self._pending, [], 0
+        if not texts:
+            return
         stdin = self._process.stdin if self._process is not None else None
         if (
             stdin is None
@@ -101,6 +118,7 @@ class MonitorProcess:
             await self._stop()
 
     async def _stop(self) -> None:
+        self.flush()
         process, self._process = self._process, None
         if process is None or process.returncode is not None:
             return

@@ -148,3 +148,27 @@ async def test_a_key_used_from_five_countries_in_ten_minutes_raises_an_alert(
         (alert,) = (await conn.execute(sa.select(alerts_table))).all()
     assert (alert.detector, alert.severity, alert.key_id) == ("credential_sharing", "high", key)
     assert len(alert.evidence["countries"]) == 5
+
+
+async def test_a_record_waits_a_moment_for_its_text_from_the_server(services: Services) -> None:
+    """Fed by the server's process, a recent record whose text has not arrived yet is
+    held back (the texts come every few milliseconds); one still without it after
+    the wait is judged from the inline verdict."""
+    org, key = await setup(services)
+    now = datetime.now(UTC)
+    clock = FakeClock(now)
+    monitor = Monitor(
+        **{**_parts(services.monitor), "clock": clock}, text_wait=timedelta(seconds=1)
+    )
+    feed = services.content_feed
+    feed.put("req_000001", "What is the boiling point of water?")
+    await insert(services, [row(n, org, key, now) for n in (1, 2, 3)])
+    await drain(monitor)
+    assert await monitored(services) == ["req_000001"]  # the second's text may still come
+    feed.put("req_000002", "And at altitude?")
+    await drain(monitor)
+    assert await monitored(services) == ["req_000001", "req_000002"]
+    clock.advance(seconds=2)  # the third's never came
+    await drain(monitor)
+    assert len(await monitored(services)) == 3
+    assert (monitor.stats.deep, monitor.stats.without_text) == (2, 1)
