@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-import asyncpg
 import httpx
 import pytest
 
@@ -20,7 +19,7 @@ from tests.support.inprocess import IN_PROCESS
 from tests.support.installation import Live, live_installation
 from tests.support.leakscan import SCANNER
 from tests.support.processes import stub_upstream
-from tests.support.services import fresh_schema_name, require_postgres
+from tests.support.services import drop_schema, fresh_schema_name, require_postgres
 
 # Cheap argon2id: the suite creates many accounts (production keeps the defaults). And
 # the monitor stepped by the tests in this process, reading texts from its feed here.
@@ -78,14 +77,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         )
 
 
-async def _drop_schema(url: str, schema: str) -> None:
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 async def backend_settings(
     request: pytest.FixtureRequest, tmp_path: Path
@@ -104,7 +95,7 @@ async def backend_settings(
     try:
         yield settings
     finally:
-        await _drop_schema(url, schema)
+        await drop_schema(url, schema)
 
 
 @pytest.fixture

@@ -5,17 +5,20 @@ server — not even one killed with SIGKILL."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.installation import Live, serving
+from tests.support.services import drop_schema, fresh_schema_name, require_postgres
 
 
 def setup_for(upstream_url: str) -> Callable[[Callable[..., str]], str]:
@@ -75,10 +78,21 @@ def gone(pid: int, timeout: float) -> bool:
     return False
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The environment that puts an installation on each backend in turn."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    url, schema = require_postgres(), fresh_schema_name()
+    yield {"CLEARANCE_DATABASE_URL": url, "CLEARANCE_DATABASE_SCHEMA": schema}
+    asyncio.run(drop_schema(url, schema))
+
+
 def test_every_request_reaches_the_monitor_process_which_restarts_after_exiting(
-    tmp_path: Path, upstream_url: str
+    tmp_path: Path, upstream_url: str, backend: dict[str, str]
 ) -> None:
-    with serving(tmp_path, setup_for(upstream_url)) as live:
+    with serving(tmp_path, setup_for(upstream_url), env=backend) as live:
         ask(live, 20)
         first = wait_for(live, lambda s: s["events"] >= 20)
         assert (first["events"], first["deep"], first["without_text"]) == (20, 20, 0)

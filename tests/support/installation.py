@@ -55,21 +55,25 @@ class Live:
         ).stdout
 
 
-def install(root: Path, setup: Setup | None = None) -> Installed:
+def install(root: Path, setup: Setup | None = None, env: dict[str, str] | None = None) -> Installed:
     """``clearance init``, then ``setup(cli)`` (CLI calls, as the first admin, returning an
-    API key)."""
+    API key); ``env`` for every command (a PostgreSQL database, say)."""
     data = root / "data"
-    init = json.loads(clearance("init", "--data-dir", str(data), "--output", "json").stdout)
+    init = json.loads(
+        clearance("init", "--data-dir", str(data), "--output", "json", env=env).stdout
+    )
 
     def cli(*args: str) -> str:
-        return clearance(*args, "--data-dir", str(data), token=init["token"]).stdout
+        return clearance(*args, "--data-dir", str(data), token=init["token"], env=env).stdout
 
     key = setup(cli) if setup is not None else ""
     return Installed(data_dir=data, admin_token=init["token"], api_key=key)
 
 
 @contextmanager
-def serve(installed: Installed, log: Path, workers: int = 1) -> Iterator[Live]:
+def serve(
+    installed: Installed, log: Path, workers: int = 1, env: dict[str, str] | None = None
+) -> Iterator[Live]:
     """``clearance serve`` on a free port until the block ends."""
     port = free_port()
     dd = ("--data-dir", str(installed.data_dir))
@@ -77,7 +81,7 @@ def serve(installed: Installed, log: Path, workers: int = 1) -> Iterator[Live]:
         [PYTHON, "-m", "clearance", "serve", *dd, "--port", str(port), "--workers", str(workers)],
         f"http://127.0.0.1:{port}/healthz",
         log,
-        env=FAST_AUDIT,
+        env={**FAST_AUDIT, **(env or {})},
     ) as process:
         yield Live(
             base_url=f"http://127.0.0.1:{port}",
@@ -90,9 +94,11 @@ def serve(installed: Installed, log: Path, workers: int = 1) -> Iterator[Live]:
 
 
 @contextmanager
-def serving(root: Path, setup: Setup | None = None, workers: int = 1) -> Iterator[Live]:
+def serving(
+    root: Path, setup: Setup | None = None, workers: int = 1, env: dict[str, str] | None = None
+) -> Iterator[Live]:
     """A new installation (see :func:`install`) served until the block ends."""
-    with serve(install(root, setup), root / "serve.log", workers) as live:
+    with serve(install(root, setup, env), root / "serve.log", workers, env) as live:
         yield live
 
 

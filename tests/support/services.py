@@ -11,6 +11,7 @@ import socket
 import uuid
 from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 
 POSTGRES_URL = os.environ.get(
@@ -41,3 +42,12 @@ def require_postgres() -> str:
 
 def fresh_schema_name() -> str:
     return f"test_{uuid.uuid4().hex[:12]}"
+
+
+async def drop_schema(url: str, schema: str) -> None:
+    """Remove a test's PostgreSQL schema and everything in it."""
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
