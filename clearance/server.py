@@ -177,6 +177,10 @@ def build_app(services: Services) -> ASGIApp:
         try:
             yield
         finally:
+            try:  # usage in the database before the monitor's last look at it
+                await services.usage_recorder.flush()
+            except Exception:  # closing stores it, or the next start does
+                log.exception("usage_flush_failed_at_shutdown")
             for task in tasks:
                 task.cancel()
             for task in tasks:

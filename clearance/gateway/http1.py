@@ -5,8 +5,7 @@ bodies read whole or streamed with back-pressure, a read timeout that counts onl
 while someone is waiting for bytes, and closing a response early to cancel the
 upstream request. It speaks what the gateway needs and nothing more: one request
 per connection at a time, no redirects, cookies, proxies or compression (it asks for
-identity). On this hardware aiohttp spends ~150 µs of CPU a request; this ~40 µs.
-"""
+identity). On this hardware aiohttp spends ~150 µs of CPU a request; this ~40 µs."""
 
 from __future__ import annotations
 
@@ -92,6 +91,9 @@ class Response:
 
     def _finish(self) -> None:
         self._done = True
+        if self._paused:  # all arrived: the connection reads on (pooled, for the next)
+            self._paused = False
+            self._conn.resume()
         self._wake()
 
     def _fail(self, error: BaseException) -> None:

@@ -40,7 +40,10 @@ async def read_frame(reader: asyncio.StreamReader) -> list[tuple[str, str]] | No
         payload = await reader.readexactly(size)
     except asyncio.IncompleteReadError:
         raise BadFrame("the input ended inside a frame") from None
-    found = orjson.loads(payload)
+    try:
+        found = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise BadFrame(f"a frame that is not JSON: {exc}") from None
     if not isinstance(found, list) or not all(
         isinstance(pair, list)
         and len(pair) == 2

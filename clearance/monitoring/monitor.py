@@ -79,16 +79,14 @@ _COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class Deep:
-    """The deep stage's reading of one text (shared by the requests that sent it)."""
+    """The deep stage's reading of one text: verdict, float16 embedding, terms."""
 
     verdict: Verdict
     embedding: bytes
-    """float16, as stored for topic summaries."""
     terms: str
 
 
-Verdicts = dict[str, Deep]
-"""By request id."""
+Verdicts = dict[str, Deep]  # by request id
 
 
 class Monitor:
@@ -125,6 +123,10 @@ class Monitor:
         self._batch = batch
         self._deep = deep
         self._text_wait = text_wait
+        self._seen: dict[int, float] = {}
+        """When rows held back for their text were first read (monotonic)."""
+        self.standby = False
+        """Another process holds the lease (the texts fed to this one go unread)."""
         self._progress = Progress(db, clock)
         self._position: int | None = None
         self._holes: dict[int, float] = {}
@@ -207,11 +209,15 @@ class Monitor:
         lease = await self._progress.acquire(self._position, self.stats)
         if lease is None:
             self._position = None
+            self.standby = True
             return None
+        self.standby = False
         if lease.taken:  # first step, or after another holder: its counters go on
             self._holes.clear()
             self._waiting = None
+            self._seen.clear()
             self.stats = lease.stats
+            self._dropped_seen = self._feed.dropped
         self._position = lease.position
         return self._position
 
@@ -255,14 +261,24 @@ class Monitor:
         return late + self._told(self._up_to_hole(start, rows, now))
 
     def _told(self, rows: list[Any]) -> list[Any]:
-        """The rows up to the first whose text has not arrived although it may still
-        (``text_wait``: the server hands texts over every few milliseconds)."""
+        """The rows up to the first whose text may still come: a record waits up to
+        ``text_wait`` after this monitor first read it (by its own clock), unless its
+        request began longer ago than that."""
         if not self._text_wait:
             return rows
+        now = time.monotonic()
+        seen, wait = self._seen, self._text_wait.total_seconds()
         recent = self._clock.now() - self._text_wait
+        first = [seen.setdefault(row.id, now) for row in rows]  # all read now, at once
         for index, row in enumerate(rows):
-            if row.started_at > recent and self._feed.peek(row.request_id) is None:
+            if (
+                row.started_at > recent
+                and now - first[index] < wait
+                and self._feed.peek(row.request_id) is None
+            ):
+                self._seen = {i: t for i, t in seen.items() if i >= row.id}
                 return rows[:index]
+        seen.clear()
         return rows
 
     def _up_to_hole(self, start: int, rows: list[Any], now: float) -> list[Any]:

@@ -42,8 +42,8 @@ FLUSH_CHARS = 1_000_000
 TEXT_WAIT = timedelta(seconds=1)
 MAX_PENDING = 64 * 2**20
 """Bytes waiting in the pipe beyond which texts are not handed over."""
-STOP_WAIT = 10.0
-"""Seconds the monitor has to finish its batch and give its lease up on shutdown."""
+STOP_WAIT = 30.0
+"""Seconds the monitor has to finish, notify and give its lease up on shutdown."""
 RESTART_FIRST, RESTART_MAX = 1.0, 30.0
 HEALTHY_AFTER = 60.0
 """A monitor that ran this long before exiting is restarted after the first delay."""
@@ -98,16 +98,10 @@ class MonitorProcess:
         try:
             while True:
                 started = time.monotonic()
-                self._process = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "clearance.monitoring.worker",
-                    stdin=asyncio.subprocess.PIPE,
-                    env=self._environment,
-                )
-                self.starts += 1
-                log.info("monitor_process_started", pid=self._process.pid)
-                code = await self._process.wait()
+                try:
+                    code: int | str = await self._start_and_wait()
+                except OSError as exc:  # cannot start it (no memory, no file handles…)
+                    code = f"not started: {exc}"
                 self._process = None
                 if time.monotonic() - started > HEALTHY_AFTER:
                     delay = RESTART_FIRST
@@ -116,6 +110,18 @@ class MonitorProcess:
                 delay = min(delay * 2, RESTART_MAX)
         finally:
             await self._stop()
+
+    async def _start_and_wait(self) -> int:
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "clearance.monitoring.worker",
+            stdin=asyncio.subprocess.PIPE,
+            env=self._environment,
+        )
+        self.starts += 1
+        log.info("monitor_process_started", pid=self._process.pid)
+        return await self._process.wait()
 
     async def _stop(self) -> None:
         self.flush()

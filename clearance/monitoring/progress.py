@@ -85,9 +85,9 @@ class Progress:
         async with self._db.transaction() as conn:
             row = (
                 await conn.execute(
-                    sa.select(_progress.last_usage_id, _progress.holder, _progress.stats).where(
-                        _progress.name == NAME
-                    )
+                    sa.select(_progress.last_usage_id, _progress.holder, _progress.stats)
+                    .where(_progress.name == NAME)
+                    .with_for_update()  # PostgreSQL: no other process moves it meanwhile
                 )
             ).first()
             if row is None:
@@ -97,7 +97,9 @@ class Progress:
                 row_position, holder, saved = 0, None, None
             else:
                 row_position, holder, saved = row
-                values = held if holder != self.me else {**held, "stats": asdict(stats)}
+            renewed = holder == self.me and position == int(row_position or 0)
+            if row is not None:
+                values = {**held, "stats": asdict(stats)} if renewed else held
                 done = await conn.execute(
                     monitor_progress_table.update()
                     .where((_progress.name == NAME) & mine)
@@ -106,10 +108,10 @@ class Progress:
                 if done.rowcount != 1:
                     return None
         self._held_until = now + LEASE
-        position_now = int(row_position or 0)
-        if holder == self.me:
-            return Lease(position_now, position != position_now, stats)
-        return Lease(position_now, True, MonitorStats.from_document(saved))
+        if renewed:
+            return Lease(int(row_position or 0), False, stats)
+        # Taken (or retaken after losing track): the row's position and counters hold.
+        return Lease(int(row_position or 0), True, MonitorStats.from_document(saved))
 
     def save(self, conn: sa.Connection, start: int, end: int, stats: MonitorStats) -> bool:
         """Move the position from ``start`` to ``end`` in the caller's transaction, if

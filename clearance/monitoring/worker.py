@@ -27,15 +27,19 @@ from clearance.settings import load_settings
 log = structlog.get_logger(__name__)
 
 READ_LIMIT = 2**20
-FINISH_WAIT = 8.0
-"""Seconds the last step has to finish (the server waits 10 for the process)."""
+FINISH_WAIT = 20.0
+"""Seconds the last steps have to finish (the server waits ``STOP_WAIT`` for it)."""
+NOTIFY_WAIT = 6.0
+"""Seconds notifications under way have to go out."""
 
 
 async def feed_from(reader: asyncio.StreamReader, services: Services) -> None:
     """Texts from the input into the monitor's feed, until the input ends."""
-    feed = services.content_feed
+    feed, monitor = services.content_feed, services.monitor
     try:
         while (texts := await read_frame(reader)) is not None:
+            if monitor.standby:  # another process monitors: no need to keep them
+                continue
             for request_id, text in texts:
                 feed.put(request_id, text)
     except BadFrame as exc:
@@ -61,9 +65,12 @@ async def run(services: Services) -> None:
         log.info("monitor_terminated")
     stopping.set()
     try:
-        await asyncio.wait_for(monitor, FINISH_WAIT)
+        async with asyncio.timeout(FINISH_WAIT):
+            await monitor  # its step ends…
+            while await services.monitor.step():  # …and what the server stored last
+                pass
     except TimeoutError:
-        log.error("monitor_step_unfinished")
+        log.error("monitor_unfinished_at_stop")
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await watcher
@@ -71,7 +78,11 @@ async def run(services: Services) -> None:
         await services.monitor.release()
     except Exception:  # the lease lapses by itself
         log.exception("monitor_release_failed")
-    await services.notifier.drain()
+    try:
+        async with asyncio.timeout(NOTIFY_WAIT):
+            await services.notifier.drain()
+    except TimeoutError:
+        log.error("notifications_unfinished_at_stop")
     await services.db.dispose()
     log.info("monitor_stopped")
 

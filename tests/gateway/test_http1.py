@@ -213,3 +213,30 @@ async def test_a_slow_reader_pauses_the_upstream_and_closing_cancels_it() -> Non
 async def test_header_values_with_line_breaks_are_refused() -> None:
     with pytest.raises(ValueError, match="line break"):
         await http1.Pool(1, 1).request("POST", "http://127.0.0.1:9/v1", {"x": "a\r\nevil: 1"}, b"")
+
+
+async def test_a_reply_complete_while_its_reader_lags_leaves_a_connection_that_reads_on() -> None:
+    """A reply ends in the very read that takes its unread body past the high-water
+    mark (reading pauses): the connection goes back to the pool reading, and the next
+    request on it is answered while the first reply is still unread."""
+    large = b"x" * (http1.HIGH_WATER + 1000)
+
+    async def twice(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(reply(large))
+        await writer.drain()
+        await read_request(reader)
+        writer.write(reply(b'{"second": true}'))
+        await writer.drain()
+        await reader.read()
+
+    async with server(twice) as (url, accepted):
+        pool = http1.Pool(1, 2)
+        first = await pool.request("POST", url, {}, b"{}")
+        chunks = first.chunks()
+        await asyncio.sleep(0.3)  # all of it arrives; nothing is read yet
+        second = await pool.request("POST", url, {}, b"{}")
+        assert await second.read() == b'{"second": true}'
+        assert len(accepted) == 1  # the same connection, reused
+        assert b"".join([chunk async for chunk in chunks]) == large
+        pool.close()

@@ -33,6 +33,7 @@ async def test_texts_come_out_as_they_went_in_and_the_end_is_none() -> None:
         (HEADER.pack(2**31), "a frame of"),
         (HEADER.pack(12) + b'[["a", 1]]  ', "not a list of"),
         (HEADER.pack(2) + b"{}", "not a list of"),
+        (HEADER.pack(3) + b"[[x", "not JSON"),
     ],
 )
 async def test_a_broken_input_is_refused_by_name(data: bytes, reason: str) -> None:

@@ -4,6 +4,7 @@ real usage records (a key used from five countries in ten minutes)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -172,3 +173,19 @@ async def test_a_record_waits_a_moment_for_its_text_from_the_server(services: Se
     await drain(monitor)
     assert len(await monitored(services)) == 3
     assert (monitor.stats.deep, monitor.stats.without_text) == (2, 1)
+
+
+async def test_a_record_from_a_clock_ahead_waits_no_longer_than_the_wait(
+    services: Services,
+) -> None:
+    """The wait counts from when this monitor first read the record, by its own clock:
+    a host whose clock runs ahead cannot hold the monitor up."""
+    org, key = await setup(services)
+    ahead = datetime.now(UTC) + timedelta(hours=1)
+    wait = timedelta(seconds=0.2)
+    monitor = Monitor(**_parts(services.monitor), text_wait=wait)
+    await insert(services, [row(n, org, key, ahead) for n in (1, 2)])
+    assert await monitor.step() == 0  # held: their texts may still come
+    await asyncio.sleep(wait.total_seconds())
+    await drain(monitor)
+    assert len(await monitored(services)) == 2
