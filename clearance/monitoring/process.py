@@ -8,10 +8,10 @@ process of its own it runs beside the gateway on another core.
 The gateway hands each request's text over as it screens it (``put``): texts are
 gathered for ``FLUSH_EVERY`` and written to the monitor's standard input as one frame
 (see ``frames.py``) — one write for many requests. The monitor reads its input into
-its feed, where the record of the request finds the text; a record whose text has not
-arrived waits for it up to ``TEXT_WAIT`` after its request began (records with no
-text — refused before screening, or served by another process — wait that long too,
-nothing else does).
+its feed, where the record of the request finds the text; a recent record whose text
+has not arrived waits for it up to ``TEXT_WAIT`` after the monitor first read it
+(records with no text — refused before screening, or served by another process —
+wait that long too, nothing else does).
 
 When the monitor process exits it is started again (after 1 s, doubling up to 30 s
 while it keeps failing). Texts that cannot be handed over — the monitor is starting
