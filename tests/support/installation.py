@@ -41,6 +41,8 @@ class Live:
     data_dir: Path
     log: Path
     process: subprocess.Popen[bytes]
+    env: dict[str, str] | None = None
+    """What every command of this installation runs with (a PostgreSQL database, say)."""
 
     @property
     def v1(self) -> str:
@@ -51,7 +53,12 @@ class Live:
 
     def cli(self, *args: str, check: bool = True) -> str:
         return clearance(
-            *args, "--data-dir", str(self.data_dir), check=check, token=self.admin_token
+            *args,
+            "--data-dir",
+            str(self.data_dir),
+            check=check,
+            token=self.admin_token,
+            env=self.env,
         ).stdout
 
 
@@ -90,6 +97,7 @@ def serve(
             data_dir=installed.data_dir,
             log=log,
             process=process,
+            env=env,
         )
 
 
