@@ -54,6 +54,7 @@ from clearance.monitoring.detectors import build_detectors
 from clearance.monitoring.enforcement import Enforcement
 from clearance.monitoring.enforcement_models import ENFORCEMENT_TOPIC
 from clearance.monitoring.feed import ContentFeed
+from clearance.monitoring.handoff import Handoff, handoff_key
 from clearance.monitoring.monitor import Monitor
 from clearance.monitoring.notify import Notifier
 from clearance.monitoring.process import TEXT_WAIT, MonitorProcess
@@ -120,6 +121,8 @@ class Services:
     throttles: Throttles
     content_feed: ContentFeed
     """Texts for the monitor when it runs in this process."""
+    handoff: Handoff
+    """Texts for the monitor another process runs (``monitoring.handoff``)."""
     monitor_process: MonitorProcess | None
     """The monitor as a process of its own (started by the server), when so set."""
     content_store: ContentStore
@@ -238,6 +241,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     content_store = ContentStore(db, read_content_key(settings.content_key_file, secret), secret)
     detectors = build_detectors(settings.monitor_detectors)
     feed = ContentFeed()
+    handoff = Handoff(db, handoff_key(secret), clock)
     classifier = ContentClassifier()
     monitor = Monitor(
         db,
@@ -255,6 +259,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         batch=settings.monitor_batch,
         deep=settings.monitor_deep,
         text_wait=TEXT_WAIT if settings.monitor_process else timedelta(0),
+        handoff=handoff,
     )
     decisions = Decisions(
         db, audit, clock, organizations, members, entitlements, settings.revet_days
@@ -295,6 +300,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         notifier=notifier,
         throttles=throttles,
         content_feed=feed,
+        handoff=handoff,
         monitor_process=(
             MonitorProcess(child_environment(settings))
             if settings.monitor_enabled and settings.monitor_process

@@ -5,7 +5,7 @@ from clearance.accounts import models as accounts_models
 from clearance.audit import models as audit_models
 from clearance.db import changes
 from clearance.identity import models as identity_models
-from clearance.monitoring import enforcement_models, notify, retention
+from clearance.monitoring import enforcement_models, handoff, notify, retention
 from clearance.monitoring import models as monitoring_models
 from clearance.policy import models as policy_models
 from clearance.registry import models as registry_models
@@ -18,6 +18,7 @@ __all__ = [
     "audit_models",
     "changes",
     "enforcement_models",
+    "handoff",
     "identity_models",
     "monitoring_models",
     "notify",

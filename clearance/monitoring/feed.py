@@ -59,5 +59,12 @@ class ContentFeed:
         self._chars -= len(found[1])
         return found[1]
 
+    def drain(self) -> list[tuple[str, str]]:
+        """Every text, taken (oldest first)."""
+        texts = [(request_id, text) for request_id, (_, text) in self._texts.items()]
+        self._texts.clear()
+        self._chars = 0
+        return texts
+
     def __len__(self) -> int:
         return len(self._texts)

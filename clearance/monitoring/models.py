@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from clearance.content.classifier import Verdict
 from clearance.db.schema import JSONValue, UTCDateTime, metadata
 
 cases_table = sa.Table(
@@ -118,3 +119,31 @@ class Alert:
     def from_row(cls, row: Any) -> Alert:
         m = row._mapping
         return cls(**{name: m[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True, slots=True)
+class Deep:
+    """The deep stage's reading of one text: verdict, float16 embedding, terms."""
+
+    verdict: Verdict
+    embedding: bytes
+    terms: str
+
+
+Verdicts = dict[str, Deep]  # by request id
+
+
+def result_row(row: Any, deep: Deep | None) -> dict[str, Any]:
+    """A ``monitor_results`` row for usage record ``row``: the deep stage's reading, or
+    (with none) the inline stage's categories."""
+    flagged = deep.verdict.flagged if deep is not None else (row.categories or "").split(",")
+    return {
+        "request_id": row.request_id,
+        "at": row.started_at,
+        "org_id": row.org_id,
+        "model": row.model,
+        "stage": "deep" if deep is not None else "inline",
+        "flagged": ",".join(f for f in flagged if f) or None,
+        "embedding": deep.embedding if deep is not None else None,
+        "terms": (deep.terms or None) if deep is not None else None,
+    }

@@ -14,8 +14,8 @@ One process monitors at a time: it holds a lease on the position row
 (``progress.py``), which another process takes over once it lapses; so every
 detector sees every event. The server runs the monitor in a process of its own
 (``worker.py``), fed the texts of the requests it serves every few milliseconds; a
-recent record whose text has not arrived waits up to ``text_wait`` for it. Events
-another server process served are judged by the inline stage's verdict.
+recent record whose text has not arrived waits up to ``text_wait`` for it. Texts other
+server processes served come through the handoff table (``handoff.py``).
 
 Holes: ids are handed out in order, but a transaction that rolls back, or several
 writers committing out of order (PostgreSQL, several processes), leave holes for a
@@ -30,8 +30,8 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -39,14 +39,15 @@ import sqlalchemy as sa
 import structlog
 
 from clearance.clock import Clock
-from clearance.content.classifier import ContentClassifier, Verdict
+from clearance.content.classifier import ContentClassifier
 from clearance.db.database import Database
 from clearance.identity.entitlements import EntitlementIndex
 from clearance.monitoring.alerts import Alerts
 from clearance.monitoring.detectors.base import Detector, Finding, UsageEvent
 from clearance.monitoring.enforcement import Enforcement
 from clearance.monitoring.feed import ContentFeed
-from clearance.monitoring.models import monitor_results_table
+from clearance.monitoring.handoff import Handoff
+from clearance.monitoring.models import Deep, Verdicts, monitor_results_table, result_row
 from clearance.monitoring.progress import MonitorStats, Progress
 from clearance.monitoring.retention import ContentStore, content_table
 from clearance.monitoring.rules import Due, RuleBook
@@ -77,18 +78,6 @@ _COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Deep:
-    """The deep stage's reading of one text: verdict, float16 embedding, terms."""
-
-    verdict: Verdict
-    embedding: bytes
-    terms: str
-
-
-Verdicts = dict[str, Deep]  # by request id
-
-
 class Monitor:
     def __init__(
         self,
@@ -107,6 +96,7 @@ class Monitor:
         batch: int = 256,
         deep: bool = True,
         text_wait: timedelta = timedelta(0),
+        handoff: Handoff | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -123,10 +113,13 @@ class Monitor:
         self._batch = batch
         self._deep = deep
         self._text_wait = text_wait
+        self._handoff = handoff
         self._seen: dict[int, float] = {}
         """When rows held back for their text were first read (monotonic)."""
+        self._taken_at = 0.0
+        """When this monitor last took the lease (monotonic)."""
         self.standby = False
-        """Another process holds the lease (the texts fed to this one go unread)."""
+        """Another process holds the lease (the texts fed to this one go to the handoff)."""
         self._progress = Progress(db, clock)
         self._position: int | None = None
         self._holes: dict[int, float] = {}
@@ -187,6 +180,8 @@ class Monitor:
             if not self._progress.save(conn, start, end, stats):
                 return False
             conn.execute(monitor_results_table.insert(), results)
+            if self._handoff is not None:
+                self._handoff.monitored(conn, texts)
             if kept:
                 conn.execute(content_table.insert(), kept)
             return True
@@ -210,12 +205,15 @@ class Monitor:
         if lease is None:
             self._position = None
             self.standby = True
+            if self._handoff is not None:  # texts fed before it knew: for the holder
+                self._handoff.hand(self._feed.drain())
             return None
         self.standby = False
         if lease.taken:  # first step, or after another holder: its counters go on
             self._holes.clear()
             self._waiting = None
             self._seen.clear()
+            self._taken_at = time.monotonic()
             self.stats = lease.stats
             self._dropped_seen = self._feed.dropped
         self._position = lease.position
@@ -258,17 +256,23 @@ class Monitor:
                 del self._holes[hole]
                 self.stats.holes_skipped += 1
                 log.warning("usage_id_never_seen", id=hole)
-        return late + self._told(self._up_to_hole(start, rows, now))
+        found = self._up_to_hole(start, rows, now)
+        if self._handoff is not None:  # texts other server processes served
+            await self._handoff.fill(self._feed, late + found)
+        return late + self._told(found)
 
     def _told(self, rows: list[Any]) -> list[Any]:
         """The rows up to the first whose text may still come: a record waits up to
         ``text_wait`` after this monitor first read it (by its own clock), unless its
-        request began longer ago than that."""
+        request began longer ago than that — and the monitor did not just take the
+        lease (standby processes are handing over the texts they held meanwhile)."""
         if not self._text_wait:
             return rows
         now = time.monotonic()
         seen, wait = self._seen, self._text_wait.total_seconds()
         recent = self._clock.now() - self._text_wait
+        if now - self._taken_at < wait:
+            recent = datetime.min.replace(tzinfo=UTC)
         first = [seen.setdefault(row.id, now) for row in rows]  # all read now, at once
         for index, row in enumerate(rows):
             if (
@@ -317,7 +321,7 @@ class Monitor:
         results, kept = [], []
         for row in rows:
             text, verdict = texts.get(row.request_id), verdicts.get(row.request_id)
-            results.append(self._result(row, verdict))
+            results.append(result_row(row, verdict))
             model = self._catalog.get(row.model) if row.model else None
             if text is not None and model is not None:
                 keep = self._content.row(row.request_id, row.model, model.retention, text, now)
@@ -360,19 +364,6 @@ class Monitor:
             entitled=entitled or frozenset(),
             jailbreak_score=verdict.scores.get("jailbreak") if verdict is not None else None,
         )
-
-    def _result(self, row: Any, deep: Deep | None) -> dict[str, Any]:
-        flagged = deep.verdict.flagged if deep is not None else (row.categories or "").split(",")
-        return {
-            "request_id": row.request_id,
-            "at": row.started_at,
-            "org_id": row.org_id,
-            "model": row.model,
-            "stage": "deep" if deep is not None else "inline",
-            "flagged": ",".join(f for f in flagged if f) or None,
-            "embedding": deep.embedding if deep is not None else None,
-            "terms": (deep.terms or None) if deep is not None else None,
-        }
 
     async def _act(self, due: Due, alert_id: str) -> None:
         rule = due.rule

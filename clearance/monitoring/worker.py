@@ -3,7 +3,8 @@
 Started by the server (``process.py``) with the server's settings in its
 environment. It keeps the hot-path state fresh (models, entitlements, jurisdictions)
 as the server does, runs the monitor, and reads the texts the server hands over on
-its standard input into the monitor's feed. When that input ends — the server
+its standard input into the monitor's feed (or, while another process's monitor holds
+the lease, hands them over to it: ``handoff.py``). When that input ends — the server
 stopped, or died — or on SIGTERM, it finishes its step, gives its lease up and exits.
 SIGINT (a terminal's Ctrl-C, sent to the server too) is left to the server, which
 then closes the input.
@@ -38,7 +39,8 @@ async def feed_from(reader: asyncio.StreamReader, services: Services) -> None:
     feed, monitor = services.content_feed, services.monitor
     try:
         while (texts := await read_frame(reader)) is not None:
-            if monitor.standby:  # another process monitors: no need to keep them
+            if monitor.standby:  # another process monitors: the texts are for it
+                services.handoff.hand(texts)
                 continue
             for request_id, text in texts:
                 feed.put(request_id, text)
@@ -74,6 +76,7 @@ async def run(services: Services) -> None:
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await watcher
+    await services.handoff.close()
     try:
         await services.monitor.release()
     except Exception:  # the lease lapses by itself
@@ -84,7 +87,7 @@ async def run(services: Services) -> None:
     except TimeoutError:
         log.error("notifications_unfinished_at_stop")
     await services.db.dispose()
-    log.info("monitor_stopped")
+    log.info("monitor_stopped", texts_handed=services.handoff.handed)
 
 
 def main() -> None:

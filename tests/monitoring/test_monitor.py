@@ -161,6 +161,9 @@ async def test_a_record_waits_a_moment_for_its_text_from_the_server(services: Se
     monitor = Monitor(
         **{**_parts(services.monitor), "clock": clock}, text_wait=timedelta(seconds=1)
     )
+    services.monitor._classifier.deep(["warm up"])  # so no step outlasts the wait
+    assert await monitor.step() == 0  # the lease taken; nothing to read yet
+    await asyncio.sleep(1)  # past the hold that follows taking the lease
     feed = services.content_feed
     feed.put("req_000001", "What is the boiling point of water?")
     await insert(services, [row(n, org, key, now) for n in (1, 2, 3)])

@@ -11,6 +11,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,40 @@ def test_every_request_reaches_the_monitor_process_which_restarts_after_exiting(
     log = live.log.read_text()
     assert '"monitor_process_exited"' in log
     assert '"monitor_stopped"' in log
+
+
+def test_with_two_workers_the_monitor_holding_the_lease_reads_every_text(
+    tmp_path: Path, upstream_url: str, backend: dict[str, str]
+) -> None:
+    """Each worker of ``serve --workers 2`` feeds its own monitor process; the one
+    standing by hands its texts over (sealed, through the database), so the deep stage
+    reads the text of every request, whichever worker served it."""
+    with serving(tmp_path, setup_for(upstream_url), workers=2, env=backend) as live:
+
+        def ask_fresh(n: int) -> None:  # a new connection each: both workers serve
+            with httpx.Client(timeout=10) as client:
+                answer = client.post(
+                    f"{live.v1}/chat/completions",
+                    json={"model": "m", "messages": [{"role": "user", "content": f"Note {n}."}]},
+                    headers={"authorization": f"Bearer {live.api_key}", "connection": "close"},
+                )
+                assert answer.status_code == 200, answer.text
+
+        deadline = time.monotonic() + 60  # both monitor processes running
+        while live.log.read_text().count('"monitor_started"') < 2:
+            assert time.monotonic() < deadline, live.log.read_text()
+            time.sleep(0.1)
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(ask_fresh, range(60)))
+        done = wait_for(live, lambda s: s["events"] >= 60)
+        assert (done["events"], done["deep"], done["without_text"]) == (60, 60, 0)
+    handed = [
+        json.loads(line)["texts_handed"]
+        for line in live.log.read_text().splitlines()
+        if '"monitor_stopped"' in line
+    ]
+    assert len(handed) == 2
+    assert sum(handed) > 0, handed  # the one standing by handed texts over
 
 
 def test_the_monitor_process_exits_when_the_server_is_killed(
