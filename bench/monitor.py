@@ -1,7 +1,7 @@
 """Monitoring keeps up: requests through the gateway at a steady rate (500/s by
 default) for a minute, while the monitor reads every usage event — deep stage
 (MiniLM embeddings and trained heads on worker threads), retention, detectors — in
-the same server process. Prints the backlog as the load runs and drains, and checks
+the server's monitor process. Prints the backlog as the load runs and drains, and checks
 that every usage record was monitored: none dropped, none read twice.
 
     .venv/bin/python bench/monitor.py [--rate 500] [--seconds 60] [--json out.json]
