@@ -54,7 +54,7 @@ from clearance.monitoring.detectors import build_detectors
 from clearance.monitoring.enforcement import Enforcement
 from clearance.monitoring.enforcement_models import ENFORCEMENT_TOPIC
 from clearance.monitoring.feed import ContentFeed
-from clearance.monitoring.handoff import Handoff, handoff_key
+from clearance.monitoring.handoff import Handoff
 from clearance.monitoring.monitor import Monitor
 from clearance.monitoring.notify import Notifier
 from clearance.monitoring.process import TEXT_WAIT, MonitorProcess
@@ -238,10 +238,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     notifier = Notifier(db, audit, clock, mailer, secret)
     enforcement = Enforcement(db, audit, clock, end_users, members, organizations, keys, notifier)
     alerts = Alerts(db, audit, clock, cases)
-    content_store = ContentStore(db, read_content_key(settings.content_key_file, secret), secret)
+    content_key = read_content_key(settings.content_key_file, secret)
+    content_store = ContentStore(db, content_key, secret)
     detectors = build_detectors(settings.monitor_detectors)
     feed = ContentFeed()
-    handoff = Handoff(db, handoff_key(secret), clock)
+    handoff = Handoff(db, content_key, clock)
     classifier = ContentClassifier()
     monitor = Monitor(
         db,
@@ -259,7 +260,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         batch=settings.monitor_batch,
         deep=settings.monitor_deep,
         text_wait=TEXT_WAIT if settings.monitor_process else timedelta(0),
-        handoff=handoff,
+        handoff=handoff if settings.monitor_process else None,
     )
     decisions = Decisions(
         db, audit, clock, organizations, members, entitlements, settings.revet_days
@@ -335,10 +336,12 @@ def _witness_keys(settings: Settings) -> list[CosignatureVerifier]:
 
 
 async def purge_monitoring(services: Services) -> int:
-    """Delete retained content past its model's time, and the monitor's per-request
-    results (embeddings, terms) older than ``topic_days``; returns rows deleted."""
+    """Delete retained content past its model's time, texts handed over to the monitor
+    that none took in time, and the monitor's per-request results (embeddings, terms)
+    older than ``topic_days``; returns rows deleted."""
     now = services.clock.now()
     removed = await services.content_store.purge(now)
+    removed += await services.handoff.purge()
     return removed + await purge_results(
         services.db, now - timedelta(days=services.settings.topic_days)
     )

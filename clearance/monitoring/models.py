@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from clearance.content.classifier import Verdict
 from clearance.db.schema import JSONValue, UTCDateTime, metadata
+
+if TYPE_CHECKING:
+    from clearance.content.classifier import Verdict
 
 cases_table = sa.Table(
     "cases",

@@ -176,12 +176,14 @@ class Monitor:
             texts_dropped=self.stats.texts_dropped + dropped - self._dropped_seen,
         )
 
+        taken: list[str] = []
+
         def write(conn: sa.Connection) -> bool:  # one transaction, off the event loop
             if not self._progress.save(conn, start, end, stats):
                 return False
             conn.execute(monitor_results_table.insert(), results)
             if self._handoff is not None:
-                self._handoff.monitored(conn, texts)
+                taken[:] = self._handoff.monitored(conn, texts)
             if kept:
                 conn.execute(content_table.insert(), kept)
             return True
@@ -189,6 +191,8 @@ class Monitor:
         if not await self._db.run_sync(write):
             self._forget()  # the lease was lost meanwhile
             return 0
+        if self._handoff is not None:
+            self._handoff.forget(taken)
         self._position, self.stats, self._dropped_seen = end, stats, dropped
         for row in rows:
             self._feed.take(row.request_id)
@@ -205,8 +209,8 @@ class Monitor:
         if lease is None:
             self._position = None
             self.standby = True
-            if self._handoff is not None:  # texts fed before it knew: for the holder
-                self._handoff.hand(self._feed.drain())
+            if self._handoff is not None:  # its texts are for the holder
+                self._handoff.stand_by(self._feed)
             return None
         self.standby = False
         if lease.taken:  # first step, or after another holder: its counters go on

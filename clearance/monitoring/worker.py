@@ -76,7 +76,11 @@ async def run(services: Services) -> None:
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await watcher
-    await services.handoff.close()
+    try:
+        async with asyncio.timeout(NOTIFY_WAIT):
+            await services.handoff.close()
+    except TimeoutError:
+        log.error("monitor_handoff_unfinished_at_stop")
     try:
         await services.monitor.release()
     except Exception:  # the lease lapses by itself
@@ -87,7 +91,8 @@ async def run(services: Services) -> None:
     except TimeoutError:
         log.error("notifications_unfinished_at_stop")
     await services.db.dispose()
-    log.info("monitor_stopped", texts_handed=services.handoff.handed)
+    handoff = services.handoff
+    log.info("monitor_stopped", texts_handed=handoff.handed, texts_dropped=handoff.dropped)
 
 
 def main() -> None:

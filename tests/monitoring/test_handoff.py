@@ -6,10 +6,13 @@ open, or waited past its age, is judged by the inline verdict."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
+import pytest
 import sqlalchemy as sa
 
 from clearance.container import Services
+from clearance.monitoring import handoff as handoff_module
 from clearance.monitoring.feed import ContentFeed
 from clearance.monitoring.handoff import MAX_AGE, Handoff, handoff_table
 from clearance.monitoring.monitor import Monitor
@@ -92,3 +95,46 @@ async def test_texts_that_do_not_open_or_waited_too_long_leave_the_inline_verdic
     await drain(monitor)
     assert (monitor.stats.deep, monitor.stats.without_text) == (0, 2)
     assert len(await handed(services)) == 1  # the stale one purged; the forged one ages out
+
+
+async def test_a_holder_that_loses_the_lease_hands_over_the_texts_it_was_fed(
+    services: Services,
+) -> None:
+    """…but not those it took from the table: they are still there for the next."""
+    org, key = await setup(services)
+    now = datetime.now(UTC)
+    await insert(services, [row(n, org, key, now) for n in (1, 2)])
+    other = Handoff(services.db, KEY, services.clock)
+    other.hand(TEXTS[:1])
+    await other.flush()
+    first = holder(services, text_wait=timedelta(seconds=30))
+    first._feed.put(*TEXTS[1])
+    await first._handoff.fill(first._feed, [SimpleNamespace(request_id=TEXTS[0][0])])
+    assert len(first._feed) == 2  # one fed, one taken from the table
+    first._handoff.stand_by(first._feed)
+    await first._handoff.flush()
+    assert len(first._feed) == 0
+    assert len(await handed(services)) == 2  # the fed one joined the taken one
+    second = holder(services)
+    await drain(second)
+    assert (second.stats.deep, second.stats.without_text) == (2, 0)
+    assert await handed(services) == []
+
+
+async def test_texts_a_failed_insert_kept_go_in_the_next(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    standby = Handoff(services.db, KEY, services.clock)
+    standby.hand(TEXTS)
+
+    def refused(conn: sa.Connection, rows: list[dict[str, object]]) -> None:
+        raise sa.exc.OperationalError("INSERT", {}, Exception("database is locked"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(handoff_module, "_insert", refused)
+        with pytest.raises(sa.exc.OperationalError):
+            await standby.flush()
+    assert standby.handed == 0
+    await standby.flush()
+    assert (standby.handed, standby.dropped) == (2, 0)
+    assert len(await handed(services)) == 2

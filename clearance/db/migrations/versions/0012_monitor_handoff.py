@@ -30,6 +30,8 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_monitor_handoff_handed_at"), ["handed_at"], unique=False
         )
+    if op.get_context().dialect.name == "postgresql":  # transient: no WAL, no replicas
+        op.execute("ALTER TABLE monitor_handoff SET UNLOGGED")
 
 
 def downgrade() -> None:
