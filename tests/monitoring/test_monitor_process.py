@@ -85,9 +85,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     if request.param == "sqlite":
         yield {}
         return
-    url, schema = require_postgres(), fresh_schema_name()
-    yield {"CLEARANCE_DATABASE_URL": url, "CLEARANCE_DATABASE_SCHEMA": schema}
-    asyncio.run(drop_schema(url, schema))
+    yield request.getfixturevalue("postgres")
 
 
 def test_every_request_reaches_the_monitor_process_which_restarts_after_exiting(
@@ -116,13 +114,21 @@ def test_every_request_reaches_the_monitor_process_which_restarts_after_exiting(
     assert '"monitor_stopped"' in log
 
 
+@pytest.fixture
+def postgres() -> Iterator[dict[str, str]]:
+    url, schema = require_postgres(), fresh_schema_name()
+    yield {"CLEARANCE_DATABASE_URL": url, "CLEARANCE_DATABASE_SCHEMA": schema}
+    asyncio.run(drop_schema(url, schema))
+
+
 def test_with_two_workers_the_monitor_holding_the_lease_reads_every_text(
-    tmp_path: Path, upstream_url: str, backend: dict[str, str]
+    tmp_path: Path, upstream_url: str, postgres: dict[str, str]
 ) -> None:
     """Each worker of ``serve --workers 2`` feeds its own monitor process; the one
     standing by hands its texts over (sealed, through the database), so the deep stage
-    reads the text of every request, whichever worker served it."""
-    with serving(tmp_path, setup_for(upstream_url), workers=2, env=backend) as live:
+    reads the text of every request, whichever worker served it. (On PostgreSQL, as
+    replicas would be; ``test_handoff.py`` covers the handoff on both backends.)"""
+    with serving(tmp_path, setup_for(upstream_url), workers=2, env=postgres) as live:
 
         def ask_fresh(n: int) -> None:  # a new connection each: both workers serve
             with httpx.Client(timeout=10) as client:
