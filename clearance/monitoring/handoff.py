@@ -86,7 +86,6 @@ class Handoff:
         self._purged_at = float("-inf")
         self.handed = 0
         self.dropped = 0
-        self.failures = 0
 
     # The standby side.
 
@@ -109,7 +108,6 @@ class Handoff:
                 await self.flush()
                 delay = HAND_EVERY
             except Exception as exc:  # kept, and tried again less often
-                self.failures += 1
                 log.error("monitor_handoff_failed", error=str(exc), waiting=len(self._waiting))
                 delay = min(RETRY_MAX, delay * 2)
 
@@ -163,7 +161,6 @@ class Handoff:
                 return
             found = await self._db.read_sync(partial(_read, request_ids=missing))
         except Exception as exc:
-            self.failures += 1
             log.error("monitor_handoff_unread", error=str(exc))
             return
         for request_id, data in found:
