@@ -217,7 +217,7 @@ class Monitor:
             self._holes.clear()
             self._waiting = None
             self._seen.clear()
-            self._taken_at = time.monotonic()
+            self._taken_at = self._clock.monotonic()
             self.stats = lease.stats
             self._dropped_seen = self._feed.dropped
         self._position = lease.position
@@ -272,7 +272,7 @@ class Monitor:
         lease (standby processes are handing over the texts they held meanwhile)."""
         if not self._text_wait:
             return rows
-        now = time.monotonic()
+        now = self._clock.monotonic()
         seen, wait = self._seen, self._text_wait.total_seconds()
         recent = self._clock.now() - self._text_wait
         if now - self._taken_at < wait:

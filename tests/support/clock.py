@@ -7,15 +7,17 @@ from datetime import UTC, datetime, timedelta
 
 
 class FakeClock:
-    def __init__(self, start: datetime | None = None) -> None:
+    def __init__(self, start: datetime | None = None, *, frozen: bool = False) -> None:
+        """``frozen``: the monotonic clock too moves only when advanced."""
         self._now = start or datetime.now(UTC)
         self._offset = 0.0
+        self._base = time.monotonic() if frozen else None
 
     def now(self) -> datetime:
         return self._now
 
     def monotonic(self) -> float:
-        return time.monotonic() + self._offset
+        return (self._base or time.monotonic()) + self._offset
 
     def advance(self, **delta: float) -> None:
         step = timedelta(**delta)
