@@ -10,6 +10,7 @@ identity). On this hardware aiohttp spends ~150 Âµs of CPU a request; this ~40 Â
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import time
 from collections import deque
@@ -20,16 +21,14 @@ from urllib.parse import urlsplit
 import httptools
 
 HIGH_WATER = 256 * 1024
-"""Buffered body bytes at which reading from the upstream pauses (streams only),
-until the reader has taken them."""
+"""Buffered body bytes at which reading pauses (streams only), until the reader takes them."""
 IDLE_SECONDS = 4.0
 """Idle connections are dropped after this long (before common server keep-alive
 timeouts, so a reused connection is rarely one the server is closing)."""
 
 
 class UpstreamTimeout(Exception):
-    """No byte arrived within the read timeout (or no connection within the
-    connect timeout)."""
+    """No byte within the read timeout (or no connection within the connect timeout)."""
 
 
 class UpstreamFailed(Exception):
@@ -53,6 +52,7 @@ class Origin:
         return host if self.port == default else f"{host}:{self.port}"
 
 
+@functools.lru_cache(maxsize=256)  # a few upstream URLs, on every request
 def split_url(url: str) -> tuple[Origin, str]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:

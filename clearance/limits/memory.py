@@ -98,19 +98,15 @@ class MemoryRateLimiter:
         self._states: dict[Counter, _State] = {}
         self._admitted = 0
 
-    def _state(self, counter: Counter, now: datetime) -> _State:
+    def _state(self, counter: Counter, t: float) -> _State:
         state = self._states.get(counter)
         if state is None:
             state = self._states[counter] = _State()
-        t = now.timestamp()
         state.expire(t)
         state.roll(t)
         return state
 
-    def _check(
-        self, counter: Counter, limits: Limits, state: _State, now: datetime
-    ) -> Refusal | None:
-        t = now.timestamp()
+    def _check(self, counter: Counter, limits: Limits, state: _State, t: float) -> Refusal | None:
         name = f"{counter.scope} {counter.id}"
         if limits.monthly_tokens is not None and state.month_tokens >= limits.monthly_tokens:
             return Refusal(
@@ -143,12 +139,12 @@ class MemoryRateLimiter:
         return None
 
     def admit(self, checks: list[tuple[Counter, Limits]], now: datetime) -> Admission | Refusal:
-        states = [self._state(counter, now) for counter, _ in checks]
+        t = now.timestamp()
+        states = [self._state(counter, t) for counter, _ in checks]
         for (counter, limits), state in zip(checks, states, strict=True):
-            refusal = self._check(counter, limits, state, now)
+            refusal = self._check(counter, limits, state, t)
             if refusal is not None:
                 return refusal
-        t = now.timestamp()
         for (_, limits), state in zip(checks, states, strict=True):
             if limits.rpm is not None:
                 state.requests.add(t, 1)
@@ -171,7 +167,7 @@ class MemoryRateLimiter:
     def release(self, admission: Admission, tokens: int, now: datetime) -> None:
         t = now.timestamp()
         for counter, _ in admission.counters:
-            state = self._state(counter, now)
+            state = self._state(counter, t)
             state.in_flight = max(0, state.in_flight - 1)
             if tokens:
                 state.tokens.add(t, tokens)
@@ -179,6 +175,6 @@ class MemoryRateLimiter:
                 state.month_tokens += tokens
 
     def seed(self, counter: Counter, day_tokens: int, month_tokens: int, now: datetime) -> None:
-        state = self._state(counter, now)
+        state = self._state(counter, now.timestamp())
         state.day_tokens += day_tokens
         state.month_tokens += month_tokens
