@@ -150,14 +150,15 @@ def memory(target: Target, requests: int, scripts: Path) -> dict[str, Any]:
 def report(results: dict[tuple[bool, int], dict[str, loadgen.Run]]) -> list[str]:
     lines = [
         f"{'mode':<10} {'conc':>4}  {'target':<9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
-        f" {'cpu ms/req':>10} {'errors':>6}"
+        f" {'cpu ms/req':>10} {'of which server':>15} {'errors':>6}"
     ]
     for (stream, concurrency), runs in results.items():
         for name, run in runs.items():
             lines.append(
                 f"{'stream' if stream else 'whole':<10} {concurrency:>4}  {name:<9} "
                 f"{run.rps:>9.0f} {run.p50_ms:>8.2f} {run.p99_ms:>8.2f} "
-                f"{run.cpu_per_request_ms:>10.3f} {run.errors:>6}"
+                f"{run.cpu_per_request_ms:>10.3f} {run.own_cpu_per_request_ms:>15.3f} "
+                f"{run.errors:>6}"
             )
     lines.append("")
     for (stream, concurrency), runs in results.items():
@@ -166,7 +167,8 @@ def report(results: dict[tuple[bool, int], dict[str, loadgen.Run]]) -> list[str]
         line = (
             f"{mode:<6} c={concurrency:<3} overhead p50 {ours.p50_ms - direct.p50_ms:+.2f} ms, "
             f"p99 {ours.p99_ms - direct.p99_ms:+.2f} ms; CPU {ours.cpu_per_request_ms:.3f} "
-            f"ms/request"
+            f"ms/request ({ours.own_cpu_per_request_ms:.3f} the server process, the rest "
+            "its monitor process)"
         )
         if "litellm" in runs:
             theirs = runs["litellm"]

@@ -38,6 +38,8 @@ class Run:
     """Non-2xx responses plus socket errors."""
     cpu_ms: float
     """CPU the server's process tree spent during the run."""
+    own_cpu_ms: float
+    """…of which the server's own process (the rest: its children, e.g. a monitor)."""
 
     @property
     def rps(self) -> float:
@@ -46,6 +48,10 @@ class Run:
     @property
     def cpu_per_request_ms(self) -> float:
         return self.cpu_ms / max(1, self.requests)
+
+    @property
+    def own_cpu_per_request_ms(self) -> float:
+        return self.own_cpu_ms / max(1, self.requests)
 
 
 def lua_script(directory: Path, name: str, body: dict[str, object], token: str) -> Path:
@@ -82,9 +88,9 @@ def wrk(url: str, script: Path, concurrency: int, seconds: float, pid: int) -> R
         str(script),
         url,
     ]
-    cpu_before = tree_cpu_seconds(pid)
+    cpu_before, own_before = tree_cpu_seconds(pid), process_cpu_seconds(pid)
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    cpu_after = tree_cpu_seconds(pid)
+    cpu_after, own_after = tree_cpu_seconds(pid), process_cpu_seconds(pid)
     done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
     if done is None:
         raise RuntimeError(f"wrk output not understood:\n{out}")
@@ -100,6 +106,7 @@ def wrk(url: str, script: Path, concurrency: int, seconds: float, pid: int) -> R
         p99_ms=_latency_ms(out, "99"),
         errors=errors,
         cpu_ms=(cpu_after - cpu_before) * 1000,
+        own_cpu_ms=(own_after - own_before) * 1000,
     )
 
 
@@ -125,15 +132,16 @@ def _stat_fields(pid: int) -> list[str]:
     return text[text.rindex(")") + 2 :].split()  # after "pid (comm) "
 
 
+def process_cpu_seconds(pid: int) -> float:
+    try:
+        fields = _stat_fields(pid)
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
 def tree_cpu_seconds(pid: int) -> float:
-    total = 0
-    for member in _tree(pid):
-        try:
-            fields = _stat_fields(member)
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLOCK_TICKS
+    return sum(process_cpu_seconds(member) for member in _tree(pid))
 
 
 def tree_rss_bytes(pid: int) -> int:
