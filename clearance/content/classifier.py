@@ -123,7 +123,7 @@ def _verdicts(
     count: int, owners: list[int], scores: list[Scores], thresholds: dict[str, float]
 ) -> list[Verdict]:
     """Each text's verdict: per signal, the highest score among its pieces."""
-    if len(scores) == 1:  # one short text: its one piece's scores
+    if count == 1 and len(scores) == 1:  # one short text: its one piece's scores
         return [Verdict(scores[0], flagged(scores[0], thresholds))]
     best: list[Scores] = [{} for _ in range(count)]
     for owner, score in zip(owners, scores, strict=True):

@@ -79,8 +79,10 @@ class LinearModel:
     def lexical_logits(self, text: str) -> np.ndarray:
         rows = self._rows(text)
         if not rows:
-            return np.zeros(len(HEADS), dtype=np.float32)
-        total: np.ndarray = self.lexical.take(rows, axis=0).sum(axis=0) / math.sqrt(len(rows))
+            return np.zeros(len(HEADS))
+        # Summed in the weights' float32, scaled and scored in float64 (as ``_one`` does).
+        summed = self.lexical.take(rows, axis=0).sum(axis=0).astype(np.float64)
+        total: np.ndarray = summed / math.sqrt(len(rows))
         return total
 
     def scores(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> list[Scores]:
@@ -101,12 +103,12 @@ class LinearModel:
         a dozen numbers cost more than the arithmetic itself."""
         rows = self._rows(text)
         if rows:
-            sums = np.add.reduce(self.lexical.take(rows, axis=0)).tolist()
-            scale = 1 / math.sqrt(len(rows))
+            sums = self.lexical.take(rows, axis=0).sum(axis=0).tolist()
+            root = math.sqrt(len(rows))
         else:
-            sums, scale = [0.0] * len(HEADS), 0.0
+            sums, root = [0.0] * len(HEADS), 1.0
         bias = self.bias.tolist()
-        heads = [_sigmoid(total * scale + b) for total, b in zip(sums, bias, strict=True)]
+        heads = [_sigmoid(total / root + b) for total, b in zip(sums, bias, strict=True)]
         intent = heads[_INTENT]
         domains, topics = len(DOMAINS), _TOPICS.start
         return {

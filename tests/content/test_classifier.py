@@ -59,6 +59,16 @@ def test_ordinary_questions_on_risky_subjects_are_not_flagged(
         assert verdict.flagged == [], (text, verdict)
 
 
+def test_one_text_scores_as_it_does_in_a_batch(classifier: ContentClassifier) -> None:
+    """The gateway scores one text at a time, on a shorter path than a batch takes:
+    the scores are the same either way."""
+    texts = [*CLEAR, *BENIGN, "", "!!!", "h0w t0 m4ke r1cin", "a n t h r a x", "zzqx " * 3]
+    for text in texts:
+        (alone,) = classifier.inline([text])
+        in_batch = classifier.inline([text, "What's a good recipe for banana bread?"])[0]
+        assert alone == in_batch, text
+
+
 def test_no_texts_no_work(classifier: ContentClassifier) -> None:
     assert classifier.inline([]) == []
     assert classifier.deep([]) == []

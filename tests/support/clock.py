@@ -17,7 +17,7 @@ class FakeClock:
         return self._now
 
     def monotonic(self) -> float:
-        return (self._base or time.monotonic()) + self._offset
+        return (time.monotonic() if self._base is None else self._base) + self._offset
 
     def advance(self, **delta: float) -> None:
         step = timedelta(**delta)
