@@ -37,7 +37,6 @@ from clearance.logs import configure_logging
 from clearance.policy.source import PolicyError
 from clearance.program.document import read_policy_dir
 from clearance.registry.models import ModelSpec
-from clearance.server import build_app
 from clearance.settings import Settings, export_for_workers
 
 DEMO_MODEL = "demo-model"
@@ -125,6 +124,10 @@ def _run_server(settings: Settings, workers: int) -> None:
         export_for_workers(settings)
         uvicorn.run("clearance.server:create_app", factory=True, workers=workers, **common)
         return
+    # The web application (FastAPI and all) loads only to serve: every other command
+    # starts faster without it.
+    from clearance.server import build_app  # noqa: PLC0415
+
     uvicorn.run(build_app(build_services(settings)), **common)
 
 

@@ -17,9 +17,6 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-import dns.asyncresolver
-import dns.exception
-import dns.resolver
 import httpx
 
 from clearance.vetting.proofs.tokens import expected_txt, is_well_formed
@@ -159,6 +156,11 @@ async def verify_dns(
     ``nameservers=None`` asks the system's resolver; otherwise the given servers on
     ``port``. ``timeout`` bounds the whole lookup (no retries beyond it).
     """
+    # dnspython loads here, for the lookup: every CLI command starts faster without it.
+    import dns.asyncresolver  # noqa: PLC0415
+    import dns.exception  # noqa: PLC0415
+    import dns.resolver  # noqa: PLC0415
+
     name = normalize_domain(domain)
     _require_token(token)
     qname = f"{CHALLENGE_LABEL}.{name}"
