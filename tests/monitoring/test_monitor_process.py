@@ -100,6 +100,10 @@ def test_every_request_reaches_the_monitor_process_which_restarts_after_exiting(
         assert process["starts"] == 1
         assert process["texts_undelivered"] == 0
         assert parent_of(process["pid"]) == live.process.pid  # its own process, the server's
+        # It makes way for the gateway: ten steps lower, in the idle scheduling class.
+        server_nice = os.getpriority(os.PRIO_PROCESS, live.process.pid)
+        assert os.getpriority(os.PRIO_PROCESS, process["pid"]) == min(19, server_nice + 10)
+        assert os.sched_getscheduler(process["pid"]) == os.SCHED_IDLE
 
         os.kill(process["pid"], signal.SIGTERM)  # it gives its lease up, and is started again
         assert gone(process["pid"], 15)
