@@ -162,6 +162,8 @@ class JournalRecorder(UsageRecorder):
         self._retired: list[Path] = []
         """Journal files whose rows are all stored or pending."""
         self._due = asyncio.Event()
+        self._waiting = asyncio.Event()
+        """Set while rows wait to be loaded: an idle server's loader sleeps."""
         self._task: asyncio.Task[None] | None = None
         self._loading = asyncio.Lock()
 
@@ -190,20 +192,25 @@ class JournalRecorder(UsageRecorder):
             raise UsageRecorderClosed("the usage recorder is shutting down")
         self._journal.append(journal.encode(row))
         self._pending.append(row)
+        self._waiting.set()
         if len(self._pending) >= LOAD_ROWS:
             self._due.set()
         self.start()
 
     async def _run(self) -> None:
         while True:
+            await self._waiting.wait()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(LOAD_INTERVAL):
                     await self._due.wait()
             self._due.clear()
+            self._waiting.clear()
             try:
                 await self.flush()
             except _STORE_ERRORS as exc:  # kept in the journal: the next round retries
                 log.error("usage_load_failed", error=str(exc), rows=len(self._pending))
+            if self._pending:
+                self._waiting.set()
 
     async def flush(self) -> None:
         async with self._loading:

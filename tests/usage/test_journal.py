@@ -4,12 +4,14 @@ and are moved into the database exactly once — after a crash, on the next star
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from clearance import installation
 from clearance.container import Services, build_services
@@ -17,7 +19,7 @@ from clearance.db import migrate
 from clearance.settings import load_settings
 from clearance.usage import journal
 from clearance.usage.journal import Journal
-from clearance.usage.models import UsageOutcome, UsageRecord
+from clearance.usage.models import UsageOutcome, UsageRecord, usage_records_table
 from clearance.usage.recorder import JournalRecorder
 from tests.support.inprocess import FAST
 
@@ -100,3 +102,32 @@ async def test_journal_files_rotate_and_are_deleted_once_stored(
         await asyncio.sleep(0)
         assert len(await services.usage.recent(limit=100)) == 40
     assert list(directory.iterdir()) == []  # closed cleanly: everything stored
+
+
+async def test_a_load_that_failed_is_tried_again_with_no_more_usage_arriving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loader sleeps while nothing waits, but not while a failed load's rows do."""
+    async with sqlite_services_at(tmp_path / "data") as services:
+        recorder = services.usage_recorder
+        assert isinstance(recorder, JournalRecorder)
+        store, failed = recorder._store, []
+
+        async def fails_once(rows: list[UsageRecord | UsageOutcome]) -> None:
+            if not failed:
+                failed.append(len(rows))
+                raise sqlite3.OperationalError("disk I/O error")
+            await store(rows)
+
+        monkeypatch.setattr(recorder, "_store", fails_once)
+        await recorder.record(record(1))
+        stored = 0
+        for _ in range(500):
+            async with services.db.read() as conn:
+                stored = await conn.scalar(
+                    sa.select(sa.func.count()).select_from(usage_records_table)
+                )
+            if stored:
+                break
+            await asyncio.sleep(0.01)
+        assert (failed, stored) == ([1], 1)
