@@ -219,23 +219,16 @@ class Forwarder:
         send: Send,
     ) -> tuple[int, str | None]:
         """Pass the stream through event by event until it ends, fails or the client
-        leaves (a watcher then drops the upstream connection, which ends the upstream's
+        leaves (its watch then drops the upstream connection, which ends the upstream's
         work and the relay). Returns the outcome's status and error code."""
-        left = asyncio.Event()
         if response.ended:  # all of it is here already: nothing upstream left to cancel
-            return await self._pump(call, response, meter, send, left)
-
-        async def watch() -> None:
-            await _disconnected(receive)
-            left.set()
-            response.close()
-
-        watcher = asyncio.ensure_future(watch())
+            return await self._pump(call, response, meter, send, None)
+        watch = _Watch(receive, response)
         try:
-            result = await self._pump(call, response, meter, send, left)
+            result = await self._pump(call, response, meter, send, watch)
         finally:
-            watcher.cancel()
-        return (499, "client_disconnected") if left.is_set() else result
+            watch.stop()
+        return (499, "client_disconnected") if watch.left else result
 
     async def _pump(
         self,
@@ -243,7 +236,7 @@ class Forwarder:
         response: UpstreamResponse,
         meter: StreamMeter,
         send: Send,
-        left: asyncio.Event,
+        watch: _Watch | None,
     ) -> tuple[int, str | None]:
         buffer, last = b"", b""
         screen = (
@@ -269,7 +262,7 @@ class Forwarder:
             if screen is not None and buffer.strip() and (refusal := screen.judge([buffer])):
                 raise refusal
         except GatewayError as error:
-            if left.is_set():
+            if watch is not None and watch.left:
                 return 499, "client_disconnected"
             # Headers are gone already: end the stream with a well-formed error event.
             await send(
@@ -287,6 +280,37 @@ class Forwarder:
         return 200, None
 
 
-async def _disconnected(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
+WATCH_AFTER = 0.02
+"""Seconds into a stream before its client is watched for leaving. A watch (a task
+waiting on the connection) costs more than the rest of a short stream's relay, and
+most short streams end sooner; a client that leaves a longer one has its upstream
+request cancelled at most this much later."""
+
+
+class _Watch:
+    """Watches a streaming client, from ``WATCH_AFTER`` on, for leaving: then marks
+    it ``left`` and drops the upstream connection."""
+
+    def __init__(self, receive: Receive, response: UpstreamResponse) -> None:
+        self.left = False
+        self._receive, self._response = receive, response
+        self._task: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            WATCH_AFTER, self._start
+        )
+
+    def _start(self) -> None:
+        self._timer = None
+        self._task = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
+        self.left = True
+        self._response.close()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._task is not None:
+            self._task.cancel()
