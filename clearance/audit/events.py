@@ -17,8 +17,14 @@ import rfc8785
 
 
 def format_time(value: datetime) -> str:
-    """RFC 3339 UTC with microseconds: ``2026-11-27T15:56:16.123456Z``."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """RFC 3339 UTC with microseconds: ``2026-11-27T15:56:16.123456Z``. (Spelled out
+    rather than ``strftime``, at half the cost: every usage row's leaf hash needs one.)"""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return (
+        f"{value.year}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
+        f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}Z"
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
