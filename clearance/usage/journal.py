@@ -6,7 +6,7 @@ checkpoints then stall commits for tens of milliseconds. Instead each record is
 appended to a journal file with one ``write()`` — from then on it survives the
 process being killed, exactly as a SQLite commit does in WAL mode with
 ``synchronous=NORMAL`` (only a power loss can take back the last ones) — and the
-recorder moves the journal into the database in batches, two hundred times a second.
+recorder moves the journal into the database in batches, every 5 ms while records arrive.
 
 A journal file belongs to one process, which holds an exclusive ``flock`` on it. At
 start, every journal file no live process holds is replayed into the database

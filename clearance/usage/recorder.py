@@ -4,7 +4,7 @@ Two ways, one contract (:class:`UsageRecorder`):
 
 * **Journal** (SQLite, the embedded default): a record is durable once appended to
   this process's usage journal (one ``write()``, see ``usage.journal``); a loader
-  moves the journal into the database every 5 ms, in one transaction per
+  moves the journal into the database every 5 ms while records arrive, in one transaction per
   batch. At start, journals left by processes that died are replayed first.
 * **Group commit** (PostgreSQL): concurrent requests hand their records to one writer
   task, which commits whatever has queued up in a single transaction and then
