@@ -140,12 +140,12 @@ class Settings(BaseSettings):
         "server's (Unix nice): the gateway comes first when they compete for a core.",
     )
     monitor_idle_priority: bool = Field(
-        default=True,
-        description="Run the monitor process in Linux's idle scheduling class (SCHED_IDLE): "
-        "it uses only CPU time the gateway leaves, so a request never waits behind it for "
-        "a core. On a machine busy to its last core it falls behind (its backlog: "
-        "`clearance monitor status`) and catches up when load drops; false: an ordinary "
-        "process at `monitor_nice`.",
+        default=False,
+        description="Once it holds the lease, run the monitor process in Linux's idle "
+        "scheduling class (SCHED_IDLE): it uses only CPU time nothing else wants, so a "
+        "request never waits behind it for a core — but while anything else keeps every "
+        "core busy it stops altogether. Only for a machine dedicated to Clearance. "
+        "Monitors standing by, which hand texts over, stay at `monitor_nice`.",
     )
     monitor_deep: bool = Field(
         default=True, description="Run the deep classifier stage over every usage event."

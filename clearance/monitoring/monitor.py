@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -120,6 +120,8 @@ class Monitor:
         """When this monitor last took the lease (monotonic)."""
         self.standby = False
         """Another process holds the lease (the texts fed to this one go to the handoff)."""
+        self.on_lease: Callable[[], None] | None = None
+        """Called whenever this process takes the lease."""
         self._progress = Progress(db, clock)
         self._position: int | None = None
         self._holes: dict[int, float] = {}
@@ -214,6 +216,8 @@ class Monitor:
             return None
         self.standby = False
         if lease.taken:  # first step, or after another holder: its counters go on
+            if self.on_lease is not None:
+                self.on_lease()
             self._holes.clear()
             self._waiting = None
             self._seen.clear()

@@ -53,6 +53,8 @@ async def run(services: Services) -> None:
     reader = asyncio.StreamReader(limit=READ_LIMIT)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
     await services.watcher.check()
+    if services.settings.monitor_idle_priority:
+        services.monitor.on_lease = make_way
     stopping = asyncio.Event()
     watcher = asyncio.create_task(services.watcher.run(), name="state-watcher")
     monitor = asyncio.create_task(
@@ -95,15 +97,17 @@ async def run(services: Services) -> None:
     log.info("monitor_stopped", texts_handed=handoff.handed, texts_dropped=handoff.dropped)
 
 
-def lower_priority(nice: int, idle: bool) -> None:
-    """Make way for the gateway: ``nice`` steps lower, and with ``idle`` in Linux's idle
-    scheduling class, where a request waking up takes the core at once instead of after
-    the monitor's time slice. Threads started later (the deep stage's) inherit both."""
-    os.nice(nice)
-    if not idle:
-        return
+def make_way() -> None:
+    """Move this process into Linux's idle scheduling class (called when it takes the
+    monitor's lease): it then runs only on CPU time the gateway leaves, and a request
+    waking up takes the core at once instead of after the monitor's time slice. A
+    monitor standing by stays as it is: the texts it hands over must reach the holder
+    within ``TEXT_WAIT``, however busy the machine."""
     try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        threads = os.listdir("/proc/self/task")  # threads started later inherit the class
+        for thread in threads:
+            with contextlib.suppress(ProcessLookupError):  # one that ended meanwhile
+                os.sched_setscheduler(int(thread), os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError) as exc:  # not Linux, or refused: nice alone
         log.warning("monitor_idle_priority_unavailable", error=str(exc))
 
@@ -111,8 +115,8 @@ def lower_priority(nice: int, idle: bool) -> None:
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     settings = load_settings()
+    os.nice(settings.monitor_nice)
     configure_logging(settings)
-    lower_priority(settings.monitor_nice, settings.monitor_idle_priority)
     asyncio.run(run(build_services(settings)))
 
 

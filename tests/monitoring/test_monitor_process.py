@@ -68,6 +68,10 @@ def parent_of(pid: int) -> int:
     return int(text[text.rindex(")") + 2 :].split()[1])
 
 
+def children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
 def gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -100,10 +104,10 @@ def test_every_request_reaches_the_monitor_process_which_restarts_after_exiting(
         assert process["starts"] == 1
         assert process["texts_undelivered"] == 0
         assert parent_of(process["pid"]) == live.process.pid  # its own process, the server's
-        # It makes way for the gateway: ten steps lower, in the idle scheduling class.
+        # It makes way for the gateway: ten steps lower (in the ordinary class).
         server_nice = os.getpriority(os.PRIO_PROCESS, live.process.pid)
         assert os.getpriority(os.PRIO_PROCESS, process["pid"]) == min(19, server_nice + 10)
-        assert os.sched_getscheduler(process["pid"]) == os.SCHED_IDLE
+        assert os.sched_getscheduler(process["pid"]) == os.SCHED_OTHER
 
         os.kill(process["pid"], signal.SIGTERM)  # it gives its lease up, and is started again
         assert gone(process["pid"], 15)
@@ -116,6 +120,31 @@ def test_every_request_reaches_the_monitor_process_which_restarts_after_exiting(
     log = live.log.read_text()
     assert '"monitor_process_exited"' in log
     assert '"monitor_stopped"' in log
+
+
+def test_asked_to_the_monitor_holding_the_lease_runs_in_the_idle_class_and_no_other(
+    tmp_path: Path, upstream_url: str, postgres: dict[str, str]
+) -> None:
+    """``monitor_idle_priority``: the holder (every one of its threads) moves into the
+    idle scheduling class; the monitor standing by, which hands texts over, does not."""
+    env = {**postgres, "CLEARANCE_MONITOR_IDLE_PRIORITY": "true"}
+    with serving(tmp_path, setup_for(upstream_url), workers=2, env=env) as live:
+        deadline = time.monotonic() + 60
+        while not (live.log.read_text().count('"monitor_started"') == 2 and state(live)["holder"]):
+            assert time.monotonic() < deadline, live.log.read_text()
+            time.sleep(0.1)
+        holder = int(state(live)["holder"].split(":")[1])
+        monitors = [m for worker in children(live.process.pid) for m in children(worker)]
+        assert len(monitors) == 2
+        assert holder in monitors
+        deadline = time.monotonic() + 10  # the lease taken, the class follows at once
+        while os.sched_getscheduler(holder) != os.SCHED_IDLE:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        for thread in Path(f"/proc/{holder}/task").iterdir():
+            assert os.sched_getscheduler(int(thread.name)) == os.SCHED_IDLE
+        (standby,) = set(monitors) - {holder}
+        assert os.sched_getscheduler(standby) == os.SCHED_OTHER
 
 
 @pytest.fixture
