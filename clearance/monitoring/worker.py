@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import sys
 
@@ -22,6 +21,7 @@ import structlog
 
 from clearance.container import Services, build_services
 from clearance.logs import configure_logging
+from clearance.monitoring import priority
 from clearance.monitoring.frames import BadFrame, read_frame
 from clearance.settings import load_settings
 
@@ -54,7 +54,7 @@ async def run(services: Services) -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
     await services.watcher.check()
     if services.settings.monitor_idle_priority:
-        services.monitor.on_lease = make_way
+        services.monitor.on_lease = priority.make_way
     stopping = asyncio.Event()
     watcher = asyncio.create_task(services.watcher.run(), name="state-watcher")
     monitor = asyncio.create_task(
@@ -97,26 +97,11 @@ async def run(services: Services) -> None:
     log.info("monitor_stopped", texts_handed=handoff.handed, texts_dropped=handoff.dropped)
 
 
-def make_way() -> None:
-    """Move this process into Linux's idle scheduling class (called when it takes the
-    monitor's lease): it then runs only on CPU time the gateway leaves, and a request
-    waking up takes the core at once instead of after the monitor's time slice. A
-    monitor standing by stays as it is: the texts it hands over must reach the holder
-    within ``TEXT_WAIT``, however busy the machine."""
-    try:
-        threads = os.listdir("/proc/self/task")  # threads started later inherit the class
-        for thread in threads:
-            with contextlib.suppress(ProcessLookupError):  # one that ended meanwhile
-                os.sched_setscheduler(int(thread), os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError) as exc:  # not Linux, or refused: nice alone
-        log.warning("monitor_idle_priority_unavailable", error=str(exc))
-
-
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     settings = load_settings()
-    os.nice(settings.monitor_nice)
     configure_logging(settings)
+    priority.lower(settings.monitor_nice)
     asyncio.run(run(build_services(settings)))
 
 

@@ -72,6 +72,20 @@ def children(pid: int) -> list[int]:
     return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
+def kernel() -> tuple[int, int]:
+    major, minor = os.uname().release.split(".")[:2]
+    return int(major), int("".join(c for c in minor if c.isdigit()) or 0)
+
+
+def time_slice(pid: int) -> int:
+    """The scheduler's time slice of ``pid``'s main thread, in nanoseconds."""
+    for line in Path(f"/proc/{pid}/sched").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "se.slice":
+            return int(value)
+    raise AssertionError(f"no se.slice in /proc/{pid}/sched")
+
+
 def gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -104,10 +118,14 @@ def test_every_request_reaches_the_monitor_process_which_restarts_after_exiting(
         assert process["starts"] == 1
         assert process["texts_undelivered"] == 0
         assert parent_of(process["pid"]) == live.process.pid  # its own process, the server's
-        # It makes way for the gateway: ten steps lower (in the ordinary class).
+        # It makes way for the gateway: ten steps lower, in the ordinary class, and
+        # (where the kernel has EEVDF's custom slices) with the longest time slice.
         server_nice = os.getpriority(os.PRIO_PROCESS, live.process.pid)
         assert os.getpriority(os.PRIO_PROCESS, process["pid"]) == min(19, server_nice + 10)
         assert os.sched_getscheduler(process["pid"]) == os.SCHED_OTHER
+        if kernel() >= (6, 12):
+            assert time_slice(process["pid"]) == 100_000_000
+            assert time_slice(live.process.pid) < 100_000_000
 
         os.kill(process["pid"], signal.SIGTERM)  # it gives its lease up, and is started again
         assert gone(process["pid"], 15)
