@@ -4,7 +4,7 @@ Always: ``monitor_nice`` steps lower, and the longest time slice Linux's schedul
 grants (EEVDF, Linux 6.12 and later). A task with a shorter slice that wakes up —
 every thread serving a request — then takes the core from the monitor at once instead
 of after the monitor's slice, while the monitor keeps its fair share of the CPU, so it
-never starves. On the benchmark machine this took ~0.7 ms off the gateway's p99 at
+never starves. On the benchmark machine this took 0.6-1 ms off the gateway's p99 at
 concurrency 1. Earlier kernels ignore the slice; elsewhere only the nice value applies.
 
 Optionally (``monitor_idle_priority``), the process holding the lease moves into the
