@@ -4,8 +4,9 @@ Two ways, one contract (:class:`UsageRecorder`):
 
 * **Journal** (SQLite, the embedded default): a record is durable once appended to
   this process's usage journal (one ``write()``, see ``usage.journal``); a loader
-  moves the journal into the database every 5 ms while records arrive, in one transaction per
-  batch. At start, journals left by processes that died are replayed first.
+  moves the journal into the database every 5 ms while records arrive, in one
+  transaction per batch. At start, journals left by processes that died are replayed
+  first.
 * **Group commit** (PostgreSQL): concurrent requests hand their records to one writer
   task, which commits whatever has queued up in a single transaction and then
   releases every waiter: one commit serves many requests.
@@ -204,13 +205,12 @@ class JournalRecorder(UsageRecorder):
                 async with asyncio.timeout(LOAD_INTERVAL):
                     await self._due.wait()
             self._due.clear()
-            self._waiting.clear()
             try:
                 await self.flush()
             except _STORE_ERRORS as exc:  # kept in the journal: the next round retries
                 log.error("usage_load_failed", error=str(exc), rows=len(self._pending))
-            if self._pending:
-                self._waiting.set()
+            if not self._pending:
+                self._waiting.clear()
 
     async def flush(self) -> None:
         async with self._loading:
