@@ -107,7 +107,11 @@ class Operator:
 @dataclass(frozen=True, slots=True)
 class Caller:
     """An authenticated operator, and the role this request acts with (a token may be
-    scoped down to a narrower role than the operator's own)."""
+    scoped down to a narrower role than the operator's own).
+
+    Every check goes through ``accounts.permissions.may``, which takes the narrower
+    of the two roles: what an auditor-scoped token may do does not depend on whose
+    token it is."""
 
     operator: Operator
     role: OperatorRole
@@ -117,6 +121,14 @@ class Caller:
     @property
     def actor(self) -> str:
         return f"operator:{self.operator.id}"
+
+    @property
+    def full_scope(self) -> bool:
+        """Whether this request acts with its operator's whole role (a session, or a
+        token of the operator's own role) rather than a narrowed token. Only such a
+        request may manage the operator's credentials: issue tokens, change the
+        password, revoke tokens other than narrowed ones."""
+        return self.role is self.operator.role
 
 
 @dataclass(frozen=True, slots=True)

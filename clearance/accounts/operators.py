@@ -19,7 +19,7 @@ from clearance.accounts.models import (
     operator_tokens_table,
     operators_table,
 )
-from clearance.accounts.permissions import may_scope_token
+from clearance.accounts.permissions import MATRIX, granted, may_scope_token
 from clearance.audit.events import (
     OperatorCreated,
     OperatorCredentialsReset,
@@ -165,7 +165,14 @@ class Operators:
         label: str | None = None,
     ) -> tuple[OperatorToken, IssuedSecret]:
         """A new API token for the calling operator, acting as ``role`` (theirs, or the
-        read-only auditor role) and expiring after ``days``."""
+        read-only auditor role) and expiring after ``days``. Only a request acting with
+        the operator's whole role may: a narrowed token cannot mint another, which
+        would outlive its own revocation."""
+        if not caller.full_scope:
+            raise NotAllowed(
+                f"a token scoped to the {caller.role} role cannot issue tokens: sign in, "
+                f"or use a token of your {caller.operator.role} role"
+            )
         role = role or caller.operator.role
         if not may_scope_token(caller.operator.role, role):
             raise NotAllowed(
@@ -203,7 +210,20 @@ class Operators:
             return [OperatorToken.from_row(row) for row in await conn.execute(query)]
 
     async def revoke_token(self, caller: Caller, token_id: str) -> None:
+        """Revoke one of the caller's own tokens. A narrowed token may revoke itself and
+        other tokens no wider than itself, never its operator's wider ones."""
         async with self._db.transaction() as conn:
+            role = await conn.scalar(
+                sa.select(_tokens.role).where(
+                    _tokens.id == token_id, _tokens.operator_id == caller.operator.id
+                )
+            )
+            if role is not None and not MATRIX[OperatorRole(role)] <= granted(
+                caller.operator.role, caller.role
+            ):
+                raise NotAllowed(
+                    f"a token scoped to the {caller.role} role cannot revoke a {role} token"
+                )
             result = await conn.execute(
                 operator_tokens_table.update()
                 .where(_tokens.id == token_id, _tokens.operator_id == caller.operator.id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from clearance.accounts.models import OperatorRole
+from clearance.accounts.models import Caller, OperatorRole
 
 
 class Permission(StrEnum):
@@ -107,6 +107,28 @@ MATRIX: dict[OperatorRole, frozenset[Permission]] = {
 
 def allows(role: OperatorRole, permission: Permission) -> bool:
     return permission in MATRIX.get(role, frozenset())
+
+
+def granted(operator_role: OperatorRole, acting_role: OperatorRole) -> frozenset[Permission]:
+    """What a request may do: the narrower of the operator's role and the role its
+    credential acts with (a token scoped to ``auditor`` reads, whoever holds it; a
+    token can never lend its holder more than the holder's own role)."""
+    return MATRIX.get(operator_role, frozenset()) & MATRIX.get(acting_role, frozenset())
+
+
+def may(caller: Caller, permission: Permission) -> bool:
+    """Whether ``caller``'s request may do what needs ``permission``."""
+    return permission in granted(caller.operator.role, caller.role)
+
+
+def refusal(caller: Caller, permission: Permission) -> str:
+    """Why ``caller`` may not do what needs ``permission``, naming the narrower role."""
+    if not caller.full_scope:
+        return (
+            f"This token is scoped to the {caller.role.value} role, which may not do this "
+            f"(needs {permission.value})."
+        )
+    return f"The {caller.role.value} role may not do this (needs {permission.value})."
 
 
 def may_scope_token(operator_role: OperatorRole, token_role: OperatorRole) -> bool:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from clearance.accounts.logins import Logins
 from clearance.accounts.models import Caller, OperatorRole
 from clearance.accounts.operators import Operators
-from clearance.accounts.permissions import MATRIX, Permission
+from clearance.accounts.permissions import Permission, granted
 from clearance.accounts.web import EnrolIn, LoginIn, PasswordIn, SignInOut, answer, source_ip
 from clearance.admin.auth import SESSION_COOKIE, AdminAuth
 
@@ -83,6 +83,7 @@ class PasswordReset(BaseModel):
 def accounts_router(auth: AdminAuth, logins: Logins, operators: Operators) -> APIRouter:
     router = APIRouter()
     Me = Annotated[Caller, Depends(auth.signed_in())]
+    Owner = Annotated[Caller, Depends(auth.own_credentials())]
     Readers = Annotated[Caller, Depends(auth.requires(Permission.OPERATORS_READ))]
     Writers = Annotated[Caller, Depends(auth.requires(Permission.OPERATORS_WRITE))]
 
@@ -106,7 +107,7 @@ def accounts_router(auth: AdminAuth, logins: Logins, operators: Operators) -> AP
         response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH, secure=True, httponly=True)
 
     @router.post("/auth/password", tags=["auth"], status_code=204)
-    async def change_password(body: PasswordIn, caller: Me) -> None:
+    async def change_password(body: PasswordIn, caller: Owner) -> None:
         await logins.change_password(caller.operator.id, body.current, body.new)
 
     @router.get("/me", tags=["auth"])
@@ -115,7 +116,7 @@ def accounts_router(auth: AdminAuth, logins: Logins, operators: Operators) -> AP
             operator=OperatorOut.model_validate(caller.operator),
             acting_role=caller.role,
             via=caller.via,
-            permissions=sorted(p.value for p in MATRIX[caller.role]),
+            permissions=sorted(p.value for p in granted(caller.operator.role, caller.role)),
         )
 
     @router.get("/me/tokens", tags=["auth"])
@@ -123,7 +124,7 @@ def accounts_router(auth: AdminAuth, logins: Logins, operators: Operators) -> AP
         return [TokenOut.model_validate(t) for t in await operators.tokens(caller.operator.id)]
 
     @router.post("/me/tokens", tags=["auth"], status_code=201)
-    async def create_token(body: TokenIn, caller: Me) -> TokenCreated:
+    async def create_token(body: TokenIn, caller: Owner) -> TokenCreated:
         token, issued = await operators.issue_token(caller, body.role, body.days, body.label)
         return TokenCreated(**TokenOut.model_validate(token).model_dump(), token=issued.secret)
 

@@ -9,21 +9,24 @@ matrix in ``accounts.permissions`` decides, and anything unlisted is refused.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import HTTPException, Request
 
 from clearance.accounts.logins import Logins
 from clearance.accounts.models import Caller
 from clearance.accounts.operators import Operators
-from clearance.accounts.permissions import Permission, allows
+from clearance.accounts.permissions import Permission, may, refusal
+from clearance.audit.acting import acting
 from clearance.errors import AuthFailed
 
 SESSION_COOKIE = "clearance_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-CallerDependency = Callable[[Request], Awaitable[Caller]]
+CallerDependency = Callable[[Request], AsyncIterator[Caller]]
+"""A route's dependency: the caller, with its credential noted for the audit entries
+the request appends (``audit.acting``)."""
 
 
 def _unauthenticated(message: str) -> HTTPException:
@@ -61,17 +64,40 @@ class AdminAuth:
         )
 
     def requires(self, permission: Permission) -> CallerDependency:
-        async def dependency(request: Request) -> Caller:
+        async def dependency(request: Request) -> AsyncIterator[Caller]:
             caller = await self.caller(request)
-            if not allows(caller.role, permission):
-                raise HTTPException(
-                    403, f"The {caller.role.value} role may not do this (needs {permission.value})."
-                )
-            return caller
+            if not may(caller, permission):
+                raise HTTPException(403, refusal(caller, permission))
+            with acting(caller.actor, caller.via):
+                yield caller
 
         dependency.permission = permission  # type: ignore[attr-defined]
         return dependency
 
     def signed_in(self) -> CallerDependency:
         """Any authenticated operator (for acting on one's own account)."""
-        return self.caller
+
+        async def dependency(request: Request) -> AsyncIterator[Caller]:
+            caller = await self.caller(request)
+            with acting(caller.actor, caller.via):
+                yield caller
+
+        return dependency
+
+    def own_credentials(self) -> CallerDependency:
+        """An operator acting with their whole role — a session, or a token of their
+        own role — as managing their credentials needs: a narrowed token (an auditor
+        token of an admin, say) cannot change the password or issue tokens."""
+
+        async def dependency(request: Request) -> AsyncIterator[Caller]:
+            caller = await self.caller(request)
+            if not caller.full_scope:
+                raise HTTPException(
+                    403,
+                    f"This token is scoped to the {caller.role.value} role: it cannot change "
+                    "its operator's credentials. Sign in, or use a token of your own role.",
+                )
+            with acting(caller.actor, caller.via):
+                yield caller
+
+        return dependency

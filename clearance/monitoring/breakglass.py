@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from clearance.accounts.models import Caller
-from clearance.accounts.permissions import Permission, allows
+from clearance.accounts.permissions import Permission, may
 from clearance.audit.events import ContentViewed
 from clearance.audit.services import AuditLog
 from clearance.db.database import Database
@@ -47,7 +47,7 @@ class BreakGlass:
 
     async def check(self, caller: Caller, case_id: str, justification: str) -> str:
         """Refuse unless the rule holds; returns the cleaned justification."""
-        if not allows(caller.role, Permission.CONTENT_READ):
+        if not may(caller, Permission.CONTENT_READ):
             raise NotAllowed("only investigators may read raw content")
         case = await self._cases.get(case_id)
         if case.status != "open":

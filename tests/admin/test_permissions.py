@@ -114,10 +114,24 @@ ROUTES: dict[str, P | str] = {
 }
 
 
+Scoped = dict[tuple[OperatorRole, OperatorRole], str]
+"""A token for every (operator role, token scope): each role's own, and auditor."""
+
+SCOPES = [(role, scope) for role in OperatorRole for scope in sorted({role, OperatorRole.AUDITOR})]
+FULL_SCOPE_ONLY = {"POST /v1/auth/password", "POST /v1/me/tokens"}
+"""Managing one's credentials needs the operator's whole role, never a narrowed token."""
+
+
 @pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[tuple[InProcess, dict[OperatorRole, str]]]:
+async def app(tmp_path: Path) -> AsyncIterator[tuple[InProcess, Scoped]]:
     async with in_process(tmp_path / "data") as ip:
-        tokens = {role: await ip.token_for(role) for role in OperatorRole}
+        tokens: Scoped = {}
+        for role in OperatorRole:
+            tokens[role, role] = await ip.token_for(role)
+            caller = await ip.services.operators.authenticate(tokens[role, role])
+            assert caller is not None
+            _, narrowed = await ip.services.operators.issue_token(caller, OperatorRole.AUDITOR)
+            tokens[role, OperatorRole.AUDITOR] = narrowed.secret
         yield ip, tokens
 
 
@@ -136,7 +150,7 @@ def concrete(path: str) -> str:
     )
 
 
-async def test_the_table_covers_every_route(app: tuple[InProcess, dict[OperatorRole, str]]) -> None:
+async def test_the_table_covers_every_route(app: tuple[InProcess, Scoped]) -> None:
     ip, _ = app
     document = (await ip.client.get("/admin/openapi.json")).json()
     routes = {f"{m.upper()} {path}" for path, ops in document["paths"].items() for m in ops}
@@ -144,7 +158,7 @@ async def test_the_table_covers_every_route(app: tuple[InProcess, dict[OperatorR
 
 
 async def test_no_two_routes_share_a_method_and_path(
-    app: tuple[InProcess, dict[OperatorRole, str]],
+    app: tuple[InProcess, Scoped],
 ) -> None:
     """A second route on the same method and path would never be reached."""
     ip, _ = app
@@ -156,7 +170,9 @@ async def test_no_two_routes_share_a_method_and_path(
     assert duplicates == []
 
 
-async def test_every_role_on_every_route(app: tuple[InProcess, dict[OperatorRole, str]]) -> None:
+async def test_every_route_for_every_role_and_token_scope(app: tuple[InProcess, Scoped]) -> None:
+    """Allowed exactly where both the operator's role and the token's scope allow it:
+    the narrower of the two decides, whoever holds the token."""
     ip, tokens = app
     outcomes = []
     for route, permission in ROUTES.items():
@@ -165,16 +181,65 @@ async def test_every_role_on_every_route(app: tuple[InProcess, dict[OperatorRole
         if permission != PUBLIC:
             anonymous = await ip.client.request(method, url, json={})
             assert anonymous.status_code == 401, (route, anonymous.text)
-        for role, token in tokens.items():
+        for (role, scope), token in tokens.items():
             response = await ip.client.request(method, url, json={}, headers=ip.as_operator(token))
-            allowed = permission in {PUBLIC, SELF} or permission in MATRIX[role]
-            if allowed:
-                assert response.status_code not in {401, 403}, (route, role, response.text)
+            if permission == PUBLIC:
+                allowed = True
+            elif permission == SELF:
+                allowed = scope is role or route not in FULL_SCOPE_ONLY
             else:
-                assert response.status_code == 403, (route, role, response.text)
+                allowed = permission in MATRIX[role] and permission in MATRIX[scope]
+            if allowed:
+                assert response.status_code not in {401, 403}, (route, role, scope, response.text)
+            else:
+                assert response.status_code == 403, (route, role, scope, response.text)
                 assert response.json()["error"]["type"] == "permission_error"
-            outcomes.append((route, role, allowed))
-    assert len(outcomes) == len(ROUTES) * len(OperatorRole)
+            outcomes.append((route, role, scope, allowed))
+    assert len(outcomes) == len(ROUTES) * len(SCOPES)
+
+
+async def test_a_narrowed_token_cannot_reach_past_its_scope(app: tuple[InProcess, Scoped]) -> None:
+    """The probe's escalation: an admin's auditor-scoped token minted an admin token,
+    revoked its owner's other tokens and reached the password change."""
+    ip, tokens = app
+    admin, narrowed = (
+        tokens[OperatorRole.ADMIN, OperatorRole.ADMIN],
+        ip.as_operator(tokens[OperatorRole.ADMIN, OperatorRole.AUDITOR]),
+    )
+    for role in ("admin", "auditor", None):
+        body = {"role": role} if role else {}
+        minted = await ip.client.post("/admin/v1/me/tokens", json=body, headers=narrowed)
+        assert minted.status_code == 403, minted.text
+    listed = (await ip.client.get("/admin/v1/me/tokens", headers=narrowed)).json()
+    admin_caller = await ip.services.operators.authenticate(admin)
+    narrowed_caller = await ip.services.operators.authenticate(
+        tokens[OperatorRole.ADMIN, OperatorRole.AUDITOR]
+    )
+    assert admin_caller is not None
+    assert narrowed_caller is not None
+    admin_id = admin_caller.via.removeprefix("token:")
+    own_id = narrowed_caller.via.removeprefix("token:")
+    assert {t["id"] for t in listed} == {admin_id, own_id}
+    revoke = await ip.client.post(f"/admin/v1/me/tokens/{admin_id}/revoke", headers=narrowed)
+    assert revoke.status_code == 403, revoke.text
+    password = await ip.client.post(
+        "/admin/v1/auth/password",
+        json={"current": "x" * 12, "new": "a correct horse staple, 2026"},
+        headers=narrowed,
+    )
+    assert password.status_code == 403, password.text
+    suspend = await ip.client.post(
+        "/admin/v1/orgs/no-org/suspend", json={"reason": "escalation probe"}, headers=narrowed
+    )
+    assert suspend.status_code == 403
+    me = (await ip.client.get("/admin/v1/me", headers=narrowed)).json()
+    assert me["acting_role"] == "auditor"
+    assert all(p.endswith(":read") for p in me["permissions"])
+    # The owner's own token still works; the narrowed one can end itself.
+    assert (await ip.client.get("/admin/v1/me", headers=ip.as_operator(admin))).status_code == 200
+    ended = await ip.client.post(f"/admin/v1/me/tokens/{own_id}/revoke", headers=narrowed)
+    assert ended.status_code == 204
+    assert (await ip.client.get("/admin/v1/me", headers=narrowed)).status_code == 401
 
 
 def test_separation_of_duties_in_the_matrix() -> None:
@@ -187,3 +252,22 @@ def test_separation_of_duties_in_the_matrix() -> None:
     assert P.ENTITLEMENTS_WRITE not in MATRIX[OperatorRole.REVIEWER]
     assert P.MEMBERS_VERIFY not in MATRIX[OperatorRole.APPROVER]
     assert all(p.value.endswith(":read") for p in MATRIX[OperatorRole.AUDITOR])
+
+
+async def test_the_audit_entry_names_the_token_that_acted(app: tuple[InProcess, Scoped]) -> None:
+    ip, tokens = app
+    await ip.services.organizations.add_direct("local:test", "Acme", "US", "test")
+    token = tokens[OperatorRole.ADMIN, OperatorRole.ADMIN]
+    caller = await ip.services.operators.authenticate(token)
+    assert caller is not None
+    suspended = await ip.client.post(
+        "/admin/v1/orgs/Acme/suspend", json={"reason": "audit check"}, headers=ip.as_operator(token)
+    )
+    assert suspended.status_code == 200, suspended.text
+    (entry,) = await ip.services.audit.entries(limit=1000, kind="organization.status_changed")
+    assert entry.fields()["actor"] == caller.actor
+    assert entry.fields()["via"] == caller.via
+    assert entry.public_fields()["via"] == caller.via  # token ids are public: the log shows it
+    # Entries of other actors in the same process do not borrow it.
+    (admitted,) = await ip.services.audit.entries(limit=1000, kind="organization.admitted")
+    assert "via" not in admitted.fields()
