@@ -39,6 +39,21 @@ class Verdict:
     """The signals over their thresholds."""
 
 
+def strongest(verdicts: Sequence[Verdict]) -> Verdict:
+    """One verdict for texts judged together (a request's parts): per signal the
+    highest score, and every signal any of them flagged."""
+    if len(verdicts) == 1:
+        return verdicts[0]
+    scores: Scores = {}
+    flags: dict[str, None] = {}
+    for verdict in verdicts:
+        for name, value in verdict.scores.items():
+            if value > scores.get(name, -1.0):
+                scores[name] = value
+        flags.update(dict.fromkeys(verdict.flagged))
+    return Verdict(scores, list(flags))
+
+
 class ContentClassifier:
     def __init__(self, directory: Path = MODEL_DIR) -> None:
         self._directory = directory

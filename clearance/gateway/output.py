@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import structlog
 
-from clearance.content.prompts import request_text
+from clearance.content.prompts import content_text
 from clearance.gateway.call import Call
 from clearance.gateway.errors import GatewayError
 from clearance.gateway.protocols.base import sse_data
@@ -47,7 +47,7 @@ def answer_text(document: dict[str, Any]) -> str:
             parts += [choice.get("message"), choice.get("text")]
     if document.get("type") == "message":
         parts.append(document.get("content"))
-    return request_text("chat.completions", {"answer": parts})
+    return content_text(parts)
 
 
 def delta_text(event: bytes) -> str:
@@ -67,7 +67,7 @@ def delta_text(event: bytes) -> str:
             parts += [choice.get("delta"), choice.get("text")]
     if document.get("type") in ("content_block_delta", "content_block_start"):
         parts += [document.get("delta"), document.get("content_block")]
-    return request_text("chat.completions", {"answer": parts}) if parts else ""
+    return content_text(parts) if parts else ""
 
 
 class OutputScreen:

@@ -45,6 +45,7 @@ models_table = sa.Table(
     sa.Column("safeguards", JSONValue, nullable=False, server_default="[]"),
     sa.Column("min_org_tier", sa.Integer, nullable=False, server_default="1"),
     sa.Column("limits", JSONValue, nullable=False, server_default="{}"),
+    sa.Column("content_types", JSONValue, nullable=False, server_default="[]"),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("created_by", sa.String(128), nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=True),
@@ -99,6 +100,9 @@ class ModelSpec:
     min_org_tier: int = 1
     limits: Limits = field(default_factory=Limits)
     """Limits on the model across everyone who uses it."""
+    content_types: tuple[str, ...] = ()
+    """Content part types passed through beyond those the API defines (screened like
+    any other text); a request with any other unknown type gets 400."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +130,7 @@ class Model:
     limits: Limits
     created_at: datetime
     created_by: str
+    content_types: frozenset[str] = frozenset()
 
     @property
     def controlled(self) -> bool:
@@ -152,6 +157,7 @@ class Model:
             safeguards=self.safeguards,
             min_org_tier=self.min_org_tier,
             limits=self.limits,
+            content_types=tuple(sorted(self.content_types)),
         )
 
     @classmethod
@@ -180,6 +186,7 @@ class Model:
             limits=Limits.from_document(m["limits"] or {}),
             created_at=m["created_at"],
             created_by=m["created_by"],
+            content_types=frozenset(m["content_types"] or ()),
         )
 
 

@@ -54,6 +54,13 @@ class ModelDeclaration(BaseModel):
         description="Limits across everyone: rpm, tpm, concurrency, daily_tokens, monthly_tokens.",
     )
 
+    content_types: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Content part types passed through beyond those the API defines "
+        "(screened like any other text).",
+    )
+
     def spec(self) -> ModelSpec:
         return ModelSpec(
             upstream_url=self.upstream_url,
@@ -70,6 +77,7 @@ class ModelDeclaration(BaseModel):
             safeguards=tuple(self.safeguards),
             min_org_tier=self.min_org_tier,
             limits=Limits.from_document(self.limits, "limits"),
+            content_types=tuple(self.content_types),
         )
 
 

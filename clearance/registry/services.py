@@ -33,6 +33,8 @@ from clearance.settings import environment_credential
 
 _models = models_table.c
 _EXPORT_CONTROL = re.compile(r"^[A-Z0-9][A-Z0-9.]{0,31}$")
+_CONTENT_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_CONTENT_TYPES = 20
 
 
 def normalise(name: str, spec: ModelSpec) -> ModelSpec:
@@ -65,8 +67,16 @@ def normalise(name: str, spec: ModelSpec) -> ModelSpec:
         raise InvalidInput(
             "give the upstream key by environment variable or file, not both", "upstream_key_file"
         )
+    for kind in spec.content_types:
+        if not _CONTENT_TYPE.match(kind):
+            raise InvalidInput(
+                f"content type {kind!r} must be a lowercase identifier", "content_types"
+            )
+    if len(set(spec.content_types)) > MAX_CONTENT_TYPES:
+        raise InvalidInput(f"at most {MAX_CONTENT_TYPES} content types", "content_types")
     return replace(
         spec,
+        content_types=tuple(sorted(set(spec.content_types))),
         upstream_url=validation.http_url(spec.upstream_url, "upstream_url"),
         upstream_model=validation.slug(spec.upstream_model or name, "upstream_model", 256),
         upstream_key_env=validation.env_var_name(spec.upstream_key_env, "upstream_key_env")
@@ -101,6 +111,7 @@ def _row(spec: ModelSpec) -> dict[str, Any]:
         "safeguards": list(spec.safeguards),
         "min_org_tier": spec.min_org_tier,
         "limits": spec.limits.document(),
+        "content_types": list(spec.content_types),
     }
 
 
@@ -110,6 +121,7 @@ def spec_document(spec: ModelSpec) -> dict[str, Any]:
     document["aliases"] = list(spec.aliases)
     document["safeguards"] = list(spec.safeguards)
     document["limits"] = spec.limits.document()
+    document["content_types"] = list(spec.content_types)
     return document
 
 

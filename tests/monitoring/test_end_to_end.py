@@ -195,7 +195,11 @@ async def test_retained_content_is_encrypted_and_read_only_by_break_glass(ip: In
     )
     assert viewed.status_code == 200, viewed.text
     assert viewed.json()["retained"] is True
-    assert base64.b64decode(viewed.json()["content_base64"]).decode() == CYBER
+    # Every string the request sent, as screened: the prompt and the end user's id.
+    assert base64.b64decode(viewed.json()["content_base64"]).decode().split("\n") == [
+        CYBER,
+        "alice",
+    ]
     (row,) = [r for r in await stored_content(ip) if r.request_id == request_id]
     assert row.mode == "encrypted"
     assert CYBER.encode() not in row.data  # sealed at rest

@@ -8,7 +8,14 @@ from typing import Any
 import orjson
 
 from clearance.gateway.errors import GatewayError, invalid_request
-from clearance.gateway.protocols.base import USAGE_OBJECT, StreamMeter, Usage, number, sse_data
+from clearance.gateway.protocols.base import (
+    USAGE_OBJECT,
+    StreamMeter,
+    Usage,
+    check_part_types,
+    number,
+    sse_data,
+)
 
 _TYPE_BY_STATUS = {
     400: "invalid_request_error",
@@ -53,6 +60,22 @@ class AnthropicStreamMeter:
         return True
 
 
+BLOCK_TYPES = frozenset(
+    {
+        *("text", "image", "document", "search_result", "tool_use", "tool_result", "thinking"),
+        *("redacted_thinking", "server_tool_use", "web_search_tool_result"),
+        *("web_fetch_tool_result", "code_execution_tool_result", "mcp_tool_use"),
+        *("mcp_tool_result", "container_upload"),
+    }
+)
+"""Content block types of messages; a model may pass more through (``content_types``)."""
+
+
+def _blocks(value: Any, field: str) -> None:
+    if not isinstance(value, str | list):
+        raise invalid_request(f"{field}: must be a string or an array of content blocks.", field)
+
+
 class AnthropicProtocol:
     name = "anthropic"
 
@@ -65,9 +88,21 @@ class AnthropicProtocol:
                 raise invalid_request(
                     f"messages.{index}.role: must be 'user' or 'assistant'.", f"messages.{index}"
                 )
+            _blocks(message.get("content"), f"messages.{index}.content")
+        if "system" in body:
+            _blocks(body["system"], "system")
         max_tokens = body.get("max_tokens")
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
             raise invalid_request("max_tokens: must be a positive integer.", "max_tokens")
+
+    def check_parts(self, endpoint: str, body: dict[str, Any], extra: frozenset[str]) -> None:
+        for index, message in enumerate(body["messages"]):
+            content = message["content"]
+            if isinstance(content, list):
+                check_part_types(content, BLOCK_TYPES | extra, f"messages.{index}.content")
+        system = body.get("system")
+        if isinstance(system, list):
+            check_part_types(system, frozenset({"text"}) | extra, "system")
 
     def error_body(self, error: GatewayError, request_id: str) -> bytes:
         kind = _TYPE_BY_STATUS.get(error.status, "api_error")

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from clearance.gateway.errors import GatewayError
+from clearance.gateway.errors import GatewayError, invalid_request
 
 
 @dataclass(slots=True)
@@ -39,6 +39,12 @@ class ApiProtocol(Protocol):
         """Raise a 400 GatewayError naming the offending field."""
         ...
 
+    def check_parts(self, endpoint: str, body: dict[str, Any], extra: frozenset[str]) -> None:
+        """Raise a 400 GatewayError for a content part of a type the API does not
+        define and the model does not pass through (``extra``). Runs once the model is
+        known, after :meth:`validate`."""
+        ...
+
     def error_body(self, error: GatewayError, request_id: str) -> bytes: ...
 
     def usage(self, document: dict[str, Any]) -> Usage: ...
@@ -51,6 +57,17 @@ class ApiProtocol(Protocol):
     def stream_error(self, error: GatewayError) -> bytes:
         """A well-formed event ending a stream that failed midway."""
         ...
+
+
+def check_part_types(parts: list[Any], known: frozenset[str], field: str) -> None:
+    """Every part an object whose ``type`` is one of ``known``."""
+    for index, part in enumerate(parts):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if not isinstance(kind, str) or kind not in known:
+            raise invalid_request(
+                f"{field}[{index}].type must be one of {', '.join(sorted(known))}.",
+                f"{field}[{index}].type",
+            )
 
 
 def number(value: Any) -> int | None:

@@ -13,7 +13,14 @@ from typing import Any
 import orjson
 
 from clearance.gateway.errors import GatewayError, invalid_request
-from clearance.gateway.protocols.base import USAGE_OBJECT, StreamMeter, Usage, number, sse_data
+from clearance.gateway.protocols.base import (
+    USAGE_OBJECT,
+    StreamMeter,
+    Usage,
+    check_part_types,
+    number,
+    sse_data,
+)
 
 _TYPE_BY_STATUS = {
     400: "invalid_request_error",
@@ -26,6 +33,11 @@ _TYPE_BY_STATUS = {
 }
 
 
+ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+PART_TYPES = frozenset({"text", "image_url", "input_audio", "file", "refusal"})
+"""Content part types of chat messages; a model may pass more through (``content_types``)."""
+
+
 def _messages(body: dict[str, Any]) -> None:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -34,6 +46,17 @@ def _messages(body: dict[str, Any]) -> None:
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise invalid_request(
                 f"'messages[{index}]' must be an object with a string 'role'.", f"messages[{index}]"
+            )
+        if message["role"] not in ROLES:
+            raise invalid_request(
+                f"'messages[{index}].role' must be one of {', '.join(ROLES)}.",
+                f"messages[{index}].role",
+            )
+        content = message.get("content")
+        if content is not None and not isinstance(content, str | list):
+            raise invalid_request(
+                f"'messages[{index}].content' must be a string or an array of content parts.",
+                f"messages[{index}].content",
             )
 
 
@@ -90,6 +113,13 @@ class OpenAIProtocol:
         stream = body.get("stream")
         if stream is not None and not isinstance(stream, bool):
             raise invalid_request("'stream' must be a boolean.", "stream")
+
+    def check_parts(self, endpoint: str, body: dict[str, Any], extra: frozenset[str]) -> None:
+        if endpoint == "chat.completions":
+            for index, message in enumerate(body["messages"]):
+                content = message.get("content")
+                if isinstance(content, list):
+                    check_part_types(content, PART_TYPES | extra, f"messages[{index}].content")
 
     def error_body(self, error: GatewayError, request_id: str) -> bytes:
         kind = _TYPE_BY_STATUS.get(error.status, "api_error")

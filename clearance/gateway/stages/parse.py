@@ -89,4 +89,5 @@ class Parse:
                 f"call {ENTRY_POINT[model.upstream_api]}.",
                 "model",
             )
+        call.protocol.check_parts(call.endpoint, body, model.content_types)
         call.model = model

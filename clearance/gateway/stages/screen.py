@@ -14,8 +14,8 @@ from typing import Protocol
 
 import structlog
 
-from clearance.content.classifier import Verdict
-from clearance.content.prompts import Unscreenable, request_text
+from clearance.content.classifier import Verdict, strongest
+from clearance.content.prompts import Unscreenable, read_request
 from clearance.gateway.call import Call
 from clearance.gateway.errors import GatewayError, invalid_request
 
@@ -42,16 +42,18 @@ class Screen:
 
     async def __call__(self, call: Call) -> None:
         try:
-            text = request_text(call.endpoint, call.body)
+            read = read_request(call.endpoint, call.body)
         except Unscreenable as exc:
             raise invalid_request(exc.message, exc.field) from None
+        text = read.text
         if not text:
             return
         try:
+            pieces = read.pieces()
             if len(text) > OFF_LOOP_CHARS:  # long: score it without stalling other requests
-                (verdict,) = await asyncio.to_thread(self._classifier.inline, [text])
+                verdict = strongest(await asyncio.to_thread(self._classifier.inline, pieces))
             else:
-                (verdict,) = self._classifier.inline([text])
+                verdict = strongest(self._classifier.inline(pieces))
         except Exception:  # fail closed: unscreened content goes nowhere
             log.exception("screening_failed", request_id=call.request_id)
             raise GatewayError(
