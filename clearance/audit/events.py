@@ -1,50 +1,17 @@
-"""Typed audit events: one dataclass per kind, each with a stable ``kind`` name and a
-schema ``version``.
-
-An event is encoded as RFC 8785 canonical JSON (keys sorted, no insignificant white
-space, one number format), so the same event always yields the same bytes and hence the
-same Merkle leaf hash. The encoding is ``{"kind", "v", "time", "actor", ...fields}``;
-field names never change meaning within a version.
+"""Typed audit events: one dataclass per kind, each with a stable ``kind`` name, a
+schema ``version`` and the fields the public log only commits to (``private``; see
+``clearance.audit.event_base`` for the encoding and the README for the table).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
-import rfc8785
-
-
-def format_time(value: datetime) -> str:
-    """RFC 3339 UTC with microseconds: ``2026-11-27T15:56:16.123456Z``. (Spelled out
-    rather than ``strftime``, at half the cost: every usage row's leaf hash needs one.)"""
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return (
-        f"{value.year}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
-        f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}Z"
-    )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AuditEvent:
-    kind: ClassVar[str]
-    version: ClassVar[int] = 1
-
-    actor: str
-    """Who did it: ``operator:<id>``, ``local:<os user>`` for the CLI, or ``system``."""
-
-    def encode(self, at: datetime) -> bytes:
-        body: dict[str, Any] = {"kind": self.kind, "v": self.version, "time": format_time(at)}
-        for field in fields(self):
-            value = getattr(self, field.name)
-            if isinstance(value, datetime):
-                value = format_time(value)
-            elif isinstance(value, tuple):
-                value = list(value)
-            body[field.name] = value
-        return rfc8785.dumps(body)
+# Re-exported: every domain names the base and the time spelling from here.
+from clearance.audit.event_base import AuditEvent as AuditEvent  # noqa: PLC0414
+from clearance.audit.event_base import format_time as format_time  # noqa: PLC0414
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +19,7 @@ class OperatorCreated(AuditEvent):
     """An operator account was created (with an initial password)."""
 
     kind: ClassVar[str] = "operator.created"
+    private: ClassVar[tuple[str, ...]] = ("name",)
 
     operator_id: str
     name: str
@@ -113,6 +81,7 @@ class OrganizationAdmitted(AuditEvent):
     """An organization entered the program; ``admission`` says how."""
 
     kind: ClassVar[str] = "organization.admitted"
+    private: ClassVar[tuple[str, ...]] = ("name", "reason")
     version: ClassVar[int] = 2  # v2 adds ``tier``
 
     org_id: str
@@ -126,6 +95,7 @@ class OrganizationAdmitted(AuditEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApiKeyIssued(AuditEvent):
     kind: ClassVar[str] = "api_key.issued"
+    private: ClassVar[tuple[str, ...]] = ("networks",)
 
     key_id: str
     org_id: str
@@ -154,6 +124,7 @@ class ApiKeyRotated(AuditEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApiKeyRevoked(AuditEvent):
     kind: ClassVar[str] = "api_key.revoked"
+    private: ClassVar[tuple[str, ...]] = ("reason",)
 
     key_id: str
     reason: str
@@ -253,6 +224,7 @@ class AccountSignedIn(AuditEvent):
     authenticator (its first code confirmed)."""
 
     kind: ClassVar[str] = "account.signed_in"
+    private: ClassVar[tuple[str, ...]] = ("source_ip",)
 
     account: str
     session_id: str
@@ -279,6 +251,7 @@ class AccountLocked(AuditEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrganizationStatusChanged(AuditEvent):
     kind: ClassVar[str] = "organization.status_changed"
+    private: ClassVar[tuple[str, ...]] = ("reason",)
 
     org_id: str
     status: str
@@ -301,6 +274,7 @@ class MemberChanged(AuditEvent):
     """A member's ``field`` (``verification`` or ``status``) became ``value``."""
 
     kind: ClassVar[str] = "member.changed"
+    private: ClassVar[tuple[str, ...]] = ("reason",)
 
     member_id: str
     field: str
@@ -311,6 +285,7 @@ class MemberChanged(AuditEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServiceAccountAdded(AuditEvent):
     kind: ClassVar[str] = "service_account.added"
+    private: ClassVar[tuple[str, ...]] = ("name",)
 
     service_account_id: str
     org_id: str
@@ -320,6 +295,7 @@ class ServiceAccountAdded(AuditEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EndUserStatusChanged(AuditEvent):
     kind: ClassVar[str] = "end_user.status_changed"
+    private: ClassVar[tuple[str, ...]] = ("reason",)
 
     end_user_id: str
     org_id: str
@@ -349,6 +325,7 @@ class EntitlementRevoked(AuditEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CaseOpened(AuditEvent):
     kind: ClassVar[str] = "case.opened"
+    private: ClassVar[tuple[str, ...]] = ("title",)
 
     case_id: str
     org_id: str | None
@@ -358,6 +335,7 @@ class CaseOpened(AuditEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CaseClosed(AuditEvent):
     kind: ClassVar[str] = "case.closed"
+    private: ClassVar[tuple[str, ...]] = ("resolution",)
 
     case_id: str
     resolution: str
@@ -368,6 +346,7 @@ class ContentViewed(AuditEvent):
     """Break-glass: an investigator read a request's raw content inside a case."""
 
     kind: ClassVar[str] = "content.viewed"
+    private: ClassVar[tuple[str, ...]] = ("justification",)
 
     case_id: str
     request_id: str

@@ -1,7 +1,11 @@
 """The audit log's tables and values.
 
 ``audit_entries``   every entry, numbered from 0 in the order they were sequenced (the
-                    number is the entry's leaf index in the Merkle tree)
+                    number is the entry's leaf index in the Merkle tree), as published:
+                    private fields only as commitments
+``audit_openings``  what opens an entry's commitments (its nonce and the private values),
+                    one row per entry that has any; never published. No foreign key: an
+                    opening can be erased (a person's name, say) and the log still verifies
 ``audit_head``      one row: the next sequence number; taking it locks the row until
                     commit, so entries commit in sequence order on every backend
 ``audit_tree``      one row: how many entries are integrated into the tree, and its root
@@ -20,6 +24,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from clearance.audit.commitments import Opening, opened_event
 from clearance.db.schema import UTCDateTime, metadata
 
 _BigInt = sa.BigInteger().with_variant(sa.Integer, "sqlite")
@@ -32,6 +37,15 @@ audit_entries_table = sa.Table(
     sa.Column("kind", sa.String(64), nullable=False, index=True),
     sa.Column("actor", sa.String(128), nullable=False),
     sa.Column("body", sa.LargeBinary, nullable=False),
+)
+
+audit_openings_table = sa.Table(
+    "audit_openings",
+    metadata,
+    sa.Column("seq", _BigInt, primary_key=True, autoincrement=False),
+    sa.Column("nonce", sa.LargeBinary(32), nullable=False),
+    # The private fields' values: the canonical JSON of one object, name → value.
+    sa.Column("cleartext", sa.LargeBinary, nullable=False),
 )
 
 audit_head_table = sa.Table(
@@ -85,21 +99,33 @@ class AuditEntry:
     kind: str
     actor: str
     body: bytes
-    """The canonical encoding of the event: exactly the bytes the Merkle leaf hashes."""
+    """The entry as published: exactly the bytes the Merkle leaf hashes (private fields
+    as commitments)."""
+    opening: Opening | None = None
+    """What opens its commitments, if it has any and the opening was read with it."""
 
     def fields(self) -> dict[str, Any]:
+        """The event as operators read it: in clear when the opening verifies, with
+        ``committed`` and ``opening`` saying so (see ``commitments.opened_event``)."""
+        return opened_event(self.body, self.opening)
+
+    def public_fields(self) -> dict[str, Any]:
+        """The event as anyone reads it on ``/log/``."""
         value: dict[str, Any] = orjson.loads(self.body)
         return value
 
     @classmethod
     def from_row(cls, row: Any) -> AuditEntry:
         m = row._mapping
+        nonce = m.get("nonce")
+        opening = Opening(bytes(nonce), bytes(m["cleartext"])) if nonce is not None else None
         return cls(
             seq=m["seq"],
             recorded_at=m["recorded_at"],
             kind=m["kind"],
             actor=m["actor"],
             body=bytes(m["body"]),
+            opening=opening,
         )
 
 

@@ -5,6 +5,10 @@
     GET  /log/tile/entries/<N>[.p/<W>]   entry bundles
     POST /log/cosignature                a witness's cosigned copy of a checkpoint
 
+Entries are served exactly as the tree hashes them: sensitive fields only as
+commitments (``clearance.audit.commitments``); what opens them (``audit_openings``) is
+never served here, only to operators behind authentication.
+
 Only what the latest checkpoint covers is served. Full tiles never change and are
 served as immutable; a partial tile's bytes never change either, but it is superseded
 as the log grows, so it is cached briefly.

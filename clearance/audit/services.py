@@ -6,6 +6,11 @@ row: whichever transaction takes a number holds the row until it commits, so ent
 become visible in sequence order with no gaps, on SQLite and PostgreSQL alike — the
 tree builder can then integrate "everything below the head" without ever skipping a
 number that commits later.
+
+An event with private fields is stored as published (commitments in place of those
+values, ``audit_entries``) with its opening beside it (``audit_openings``), in the same
+transaction; reading entries back joins the two, so operators read them in clear and
+checked. Events with nothing private (usage batches: the hot path) write no opening.
 """
 
 from __future__ import annotations
@@ -16,12 +21,21 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clearance.audit.events import AuditEvent
-from clearance.audit.models import AuditEntry, audit_entries_table, audit_head_table
+from clearance.audit.models import (
+    AuditEntry,
+    audit_entries_table,
+    audit_head_table,
+    audit_openings_table,
+)
 from clearance.audit.tlog.tiles import MAX_ENTRY_SIZE
 from clearance.clock import Clock
 from clearance.db.database import Database
 
 _entries = audit_entries_table.c
+_openings = audit_openings_table.c
+_READ = sa.select(audit_entries_table, _openings.nonce, _openings.cleartext).select_from(
+    audit_entries_table.outerjoin(audit_openings_table, _openings.seq == _entries.seq)
+)
 _TAKE = sa.text(
     "UPDATE audit_head SET next_seq = next_seq + :count WHERE id = 1 RETURNING next_seq"
 )
@@ -49,10 +63,12 @@ class AuditLog:
         if not events:
             return []
         at = self._clock.now()
-        bodies = [event.encode(at) for event in events]
-        for event, body in zip(events, bodies, strict=True):
-            if len(body) > MAX_ENTRY_SIZE:
-                raise EntryTooLarge(f"audit entry {event.kind} is {len(body)} bytes, over 65535")
+        encoded = [event.encode_entry(at) for event in events]
+        for event, (body, opening) in zip(events, encoded, strict=True):
+            # The private values are bounded as the whole entry was before they moved out.
+            size = max(len(body), len(opening.values) if opening is not None else 0)
+            if size > MAX_ENTRY_SIZE:
+                raise EntryTooLarge(f"audit entry {event.kind} is {size} bytes, over 65535")
         end = conn.scalar(_TAKE, {"count": len(events)})
         if end is None:
             raise RuntimeError("the audit log's head row is missing; run 'clearance db upgrade'")
@@ -67,16 +83,23 @@ class AuditLog:
                     "actor": event.actor,
                     "body": body,
                 }
-                for offset, (event, body) in enumerate(zip(events, bodies, strict=True))
+                for offset, (event, (body, _)) in enumerate(zip(events, encoded, strict=True))
             ],
         )
+        openings = [
+            {"seq": first + offset, "nonce": opening.nonce, "cleartext": opening.values}
+            for offset, (_, opening) in enumerate(encoded)
+            if opening is not None
+        ]
+        if openings:
+            conn.execute(audit_openings_table.insert(), openings)
         return list(range(first, first + len(events)))
 
     async def entries(
         self, after: int = -1, limit: int = 100, kind: str | None = None
     ) -> list[AuditEntry]:
-        """Entries numbered above ``after``, oldest first."""
-        query = sa.select(audit_entries_table).where(_entries.seq > after)
+        """Entries numbered above ``after``, oldest first, with their openings."""
+        query = _READ.where(_entries.seq > after)
         if kind is not None:
             query = query.where(_entries.kind == kind)
         async with self._db.read() as conn:
@@ -84,10 +107,9 @@ class AuditLog:
             return [AuditEntry.from_row(row) for row in rows]
 
     async def entry(self, seq: int) -> AuditEntry | None:
+        """Entry ``seq`` with its opening: ``.body`` as published, ``.fields()`` in clear."""
         async with self._db.read() as conn:
-            row = (
-                await conn.execute(sa.select(audit_entries_table).where(_entries.seq == seq))
-            ).first()
+            row = (await conn.execute(_READ.where(_entries.seq == seq))).first()
         return AuditEntry.from_row(row) if row is not None else None
 
     async def count(self) -> int:

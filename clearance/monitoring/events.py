@@ -11,6 +11,7 @@ from clearance.audit.events import AuditEvent
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MonitorAlertRaised(AuditEvent):
     kind: ClassVar[str] = "monitor.alert_raised"
+    private: ClassVar[tuple[str, ...]] = ("summary",)
 
     alert_id: str
     detector: str
@@ -22,6 +23,7 @@ class MonitorAlertRaised(AuditEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MonitorAlertReviewed(AuditEvent):
     kind: ClassVar[str] = "monitor.alert_reviewed"
+    private: ClassVar[tuple[str, ...]] = ("reason",)
 
     alert_id: str
     status: str
@@ -33,6 +35,7 @@ class MonitorAlertReviewed(AuditEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EnforcementTaken(AuditEvent):
     kind: ClassVar[str] = "enforcement.taken"
+    private: ClassVar[tuple[str, ...]] = ("target", "reason")
 
     action_id: str
     action: str
@@ -48,6 +51,7 @@ class EnforcementTaken(AuditEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EnforcementReversed(AuditEvent):
     kind: ClassVar[str] = "enforcement.reversed"
+    private: ClassVar[tuple[str, ...]] = ("reason",)
 
     action_id: str
     reason: str
@@ -67,6 +71,7 @@ class AppealFiled(AuditEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AppealDecided(AuditEvent):
     kind: ClassVar[str] = "appeal.decided"
+    private: ClassVar[tuple[str, ...]] = ("reason",)
 
     appeal_id: str
     action_id: str
@@ -78,6 +83,7 @@ class AppealDecided(AuditEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WebhookSet(AuditEvent):
     kind: ClassVar[str] = "org.webhook_set"
+    private: ClassVar[tuple[str, ...]] = ("url",)
 
     org_id: str
     url: str | None
@@ -87,6 +93,7 @@ class WebhookSet(AuditEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NotificationSent(AuditEvent):
     kind: ClassVar[str] = "notification.sent"
+    private: ClassVar[tuple[str, ...]] = ("recipient", "detail")
 
     org_id: str
     channel: str

@@ -12,6 +12,7 @@ from clearance.audit.events import AuditEvent
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApplicationSubmitted(AuditEvent):
     kind: ClassVar[str] = "application.submitted"
+    private: ClassVar[tuple[str, ...]] = ("form",)
 
     application_id: str
     form: dict[str, Any]
@@ -23,6 +24,7 @@ class ApplicationStep(AuditEvent):
     (the status unchanged): screening, a proof, terms accepted, an approval, an appeal."""
 
     kind: ClassVar[str] = "application.step"
+    private: ClassVar[tuple[str, ...]] = ("reason", "detail")
 
     application_id: str
     action: str
@@ -55,6 +57,7 @@ class ScreeningListImported(AuditEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScreeningHitRaised(AuditEvent):
     kind: ClassVar[str] = "screening.hit_raised"
+    private: ClassVar[tuple[str, ...]] = ("subject_name", "entry_key", "entry_name")
 
     hit_id: str
     application_id: str
@@ -68,6 +71,7 @@ class ScreeningHitRaised(AuditEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScreeningHitAdjudicated(AuditEvent):
     kind: ClassVar[str] = "screening.hit_adjudicated"
+    private: ClassVar[tuple[str, ...]] = ("reason",)
 
     hit_id: str
     application_id: str
@@ -78,6 +82,7 @@ class ScreeningHitAdjudicated(AuditEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AlertRaised(AuditEvent):
     kind: ClassVar[str] = "alert.raised"
+    private: ClassVar[tuple[str, ...]] = ("summary",)
 
     alert_id: str
     alert_kind: str
