@@ -84,6 +84,44 @@ class Settings(BaseSettings):
     log_level: str = "info"
     log_json: bool = True
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    max_control_body_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Largest request body outside /v1 (admin API, portal, public routes).",
+    )
+    max_upload_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        gt=0,
+        description="Largest body of a program or policy upload (/admin/v1/program, "
+        "/admin/v1/policy…): a program file may be 2 MiB, and JSON-escaped policies grow.",
+    )
+    max_login_body_bytes: int = Field(
+        default=16 * 1024,
+        gt=0,
+        description="Largest body of a route that answers before anyone has signed in "
+        "(sign-in and enrolment, the e-mailed link, witness cosignatures).",
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Largest request head (request line and every header together); "
+        "larger gets 431 and the connection closed.",
+    )
+    max_headers: int = Field(
+        default=100, ge=1, description="Most header fields a request may carry (else 431)."
+    )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a connection may take to send a whole request head (else 408 "
+        "and closed); a new connection that sends nothing is closed after this too.",
+    )
+    body_read_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a request body may go without a byte arriving while the "
+        "server waits for it (else 408 and closed).",
+    )
     upstream_connect_timeout: float = Field(default=10.0, gt=0)
     upstream_read_timeout: float = Field(default=600.0, gt=0)
     usage_seal_interval: float = Field(
@@ -150,10 +188,25 @@ class Settings(BaseSettings):
     monitor_deep: bool = Field(
         default=True, description="Run the deep classifier stage over every usage event."
     )
+    monitor_text_wait: float = Field(
+        default=3.0,
+        ge=0,
+        le=60,
+        description="Seconds the monitor process waits for a recent record's text to reach "
+        "it (from this server's gateway, or handed over through the database by a server "
+        "standing by) before it reads the record without it.",
+    )
     monitor_interval: float = Field(
         default=0.2, gt=0, description="Seconds between the monitor's looks for new usage."
     )
     monitor_batch: int = Field(default=2048, ge=1, le=4096, description="Events per batch.")
+    monitor_max_lag: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description="Seconds the monitor may fall behind the newest usage before /readyz "
+        "answers 503 and an operator alert is raised (0: no lag check).",
+    )
     monitor_detectors: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description='Detector settings, e.g. {"volume": {"z": 5}, "jailbreak_probing": '

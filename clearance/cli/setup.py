@@ -8,13 +8,14 @@ import socket
 import tempfile
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 import uvicorn
 
 from clearance import installation
 from clearance.accounts.models import Operator, OperatorRole
+from clearance.cli import serving
 from clearance.cli.common import (
     DataDir,
     Output,
@@ -105,38 +106,36 @@ def init_command(
 
 
 def _run_server(settings: Settings, workers: int) -> None:
+    """Serve until stopped. A failed start — the port taken, the database unreachable,
+    the application's startup failing — is one ``error:`` line and exit status 1."""
     with reported_errors():
-        installation.read_server_secret(settings)
-        asyncio.run(_prepare(settings))
+        sock = serving.listen(settings)  # first: a port in use is said at once
+        with serving.startup_errors(settings):
+            installation.read_server_secret(settings)
+            asyncio.run(_prepare(settings))
     configure_logging(settings)
-    common: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
-        "log_config": None,
-        "access_log": False,
-        "lifespan": "on",
-        "timeout_graceful_shutdown": 10,
-        # Client addresses are Clearance's to resolve (``trusted_proxies``): uvicorn's
-        # own rewriting would believe any X-Forwarded-For arriving from loopback.
-        "proxy_headers": False,
-    }
     if workers > 1:
         export_for_workers(settings)
-        uvicorn.run("clearance.server:create_app", factory=True, workers=workers, **common)
+        serving.run_workers(sock, settings, workers)
         return
     # The web application (FastAPI and all) loads only to serve: every other command
     # starts faster without it.
     from clearance.server import build_app  # noqa: PLC0415
 
-    uvicorn.run(build_app(build_services(settings)), **common)
+    with reported_errors(), serving.startup_errors(settings):
+        app = build_app(build_services(settings))
+    serving.run(app, sock, settings)
 
 
 async def _prepare(settings: Settings) -> None:
     """Before serving: the schema up to date, and a policy set that compiles — applied
-    from ``policy_dir`` if one is configured. Refuses (naming file and line) otherwise."""
+    from ``policy_dir`` if one is configured. Refuses (naming file and line) otherwise.
+
+    The schema comes first, on a database of its own: an unreachable database fails
+    there, before services are built whose closing would fail on it once more."""
+    await _upgrade(settings)
     services = build_services(settings)
     try:
-        await migrate.upgrade(services.db)
         if settings.policy_dir is not None:
             files = read_policy_dir(settings.policy_dir)
             try:
