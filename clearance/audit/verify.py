@@ -11,6 +11,14 @@ hash tile and every entry bundle, and checks that
    the tree verified then (a smaller log is a rollback, a different prefix a fork).
 
 Each failure says what broke and where.
+
+Without kept state, checks 1 to 4 only prove that *some* tree signed by the key is intact: a
+server (or anyone holding its database and key) serving an older copy, or a different
+history to each auditor, passes. So the first run with a state file pins the
+checkpoint it saw, and every later run checks the log still extends it; a run with no
+state says loudly what it could not check. Pinning does not help against the key
+holder itself re-signing a forked tree for you alone from the start: only comparing
+checkpoints with other auditors, and witnesses' cosignatures, do.
 """
 
 from __future__ import annotations
@@ -18,7 +26,8 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 
 import httpx
@@ -33,10 +42,26 @@ from clearance.audit.tlog.tiles import TILE_HEIGHT, TILE_WIDTH, TileError
 Fetch = Callable[[str], Awaitable[bytes]]
 CONCURRENCY = 8
 WINDOW = 64
+EVIDENCE = (
+    " (the state file keeps the checkpoint verified before: it and the one served now "
+    "are both signed by the log's key, proof that the log was rolled back or forked; "
+    "the state file is left unchanged)"
+)
 
 
 class VerificationFailed(Exception):
     """The log does not verify; the message says exactly why."""
+
+
+class StateKept(StrEnum):
+    """What a run did with the auditor's state file."""
+
+    NONE = "none"
+    """No state file: rollbacks and forks went unchecked."""
+    CREATED = "created"
+    """First run: the verified checkpoint is now pinned in a new state file."""
+    CHECKED = "checked"
+    """The log extends the pinned checkpoint; the file now pins the new one."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +70,7 @@ class VerifiedLog:
     note: str
     previous_size: int | None
     """The size verified on the previous run (from the state file), if any."""
+    state: StateKept = StateKept.NONE
 
 
 @dataclass(frozen=True)
@@ -55,11 +81,22 @@ class SavedState:
 
     @classmethod
     def load(cls, path: Path) -> SavedState | None:
+        """The pinned state, or None if ``path`` does not exist yet (a first run, which
+        must be able to create it: checked now, not after a long verification)."""
         if not path.exists():
+            if not path.parent.is_dir():
+                raise VerificationFailed(
+                    f"cannot create state file {path}: {path.parent} is not a directory"
+                )
             return None
         try:
             data = orjson.loads(path.read_bytes())
-            return cls(data["origin"], int(data["size"]), base64.b64decode(data["root"]))
+            root = base64.b64decode(data["root"], validate=True)
+            if len(root) != merkle.HASH_SIZE:
+                raise ValueError(f"root is {len(root)} bytes, not {merkle.HASH_SIZE}")
+            return cls(str(data["origin"]), int(data["size"]), root)
+        except OSError as exc:
+            raise VerificationFailed(f"cannot read state file {path}: {exc}") from None
         except (orjson.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
             raise VerificationFailed(f"state file {path} is unreadable: {exc}") from None
 
@@ -71,8 +108,13 @@ class SavedState:
             "checkpoint": note,
         }
         temporary = path.with_suffix(path.suffix + ".tmp")
-        temporary.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
-        temporary.replace(path)
+        try:
+            temporary.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+            temporary.replace(path)
+        except OSError as exc:
+            raise VerificationFailed(
+                f"the log verified, but the state file {path} could not be written: {exc}"
+            ) from None
 
 
 def http_fetcher(client: httpx.AsyncClient, base_url: str) -> Fetch:
@@ -200,7 +242,12 @@ async def verify(fetch: Fetch, vkey: str, state: SavedState | None = None) -> Ve
     if state is not None and checkpoint.size < state.size:
         raise VerificationFailed(
             f"rollback: the log now has {checkpoint.size} entries, fewer than the "
-            f"{state.size} verified before"
+            f"{state.size} verified before{EVIDENCE}"
+        )
+    if state is not None and checkpoint.size == state.size and checkpoint.root != state.root:
+        raise VerificationFailed(
+            f"fork: the log's checkpoint of {checkpoint.size} entries has a different root "
+            f"from the one of the same size verified before{EVIDENCE}"
         )
     leaves = await _check_entries(fetch, checkpoint.size)
     await _check_upper_tiles(fetch, leaves)
@@ -212,7 +259,7 @@ async def verify(fetch: Fetch, vkey: str, state: SavedState | None = None) -> Ve
     if state is not None and merkle.root_of(leaves[: state.size]) != state.root:
         raise VerificationFailed(
             f"fork: the log's first {state.size} entries no longer hash to the root "
-            "verified before; history was rewritten"
+            f"verified before; history was rewritten{EVIDENCE}"
         )
     return VerifiedLog(
         checkpoint=checkpoint,
@@ -222,14 +269,15 @@ async def verify(fetch: Fetch, vkey: str, state: SavedState | None = None) -> Ve
 
 
 async def verify_url(url: str, vkey: str, state_file: Path | None = None) -> VerifiedLog:
-    """Verify the log at ``url`` (the ``/log`` base); update ``state_file`` on success."""
+    """Verify the log at ``url`` (the ``/log`` base); pin its checkpoint in
+    ``state_file`` on success (creating the file on a first run)."""
     state = SavedState.load(state_file) if state_file is not None else None
     limits = httpx.Limits(max_connections=CONCURRENCY)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
         result = await verify(http_fetcher(client, url), vkey, state)
-    if state_file is not None:
-        checkpoint = result.checkpoint
-        SavedState(checkpoint.origin, checkpoint.size, checkpoint.root).save(
-            state_file, result.note
-        )
-    return result
+    if state_file is None:
+        return result
+    checkpoint = result.checkpoint
+    SavedState(checkpoint.origin, checkpoint.size, checkpoint.root).save(state_file, result.note)
+    kept = StateKept.CREATED if state is None else StateKept.CHECKED
+    return replace(result, state=kept)

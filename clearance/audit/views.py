@@ -1,10 +1,15 @@
-"""Admin API routes for reading the audit log and proving entries."""
+"""Admin API routes for reading the audit log and proving entries.
+
+Every integer a client sends is bounded in the schema: entry numbers and tree sizes
+are signed 64-bit integers in the database, so a larger one would overflow the driver
+(a 500) instead of naming nothing. Out of range is a 400 in the API's error shape; an
+entry beyond the log is a 404 from the prover."""
 
 import base64
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
 from clearance.accounts.models import Caller
@@ -14,6 +19,9 @@ from clearance.audit.checkpoints import Checkpointer
 from clearance.audit.proofs import Prover
 from clearance.audit.services import AuditLog
 from clearance.errors import NotFound
+
+MAX_SEQ = 2**63 - 1
+"""The largest entry number or tree size the database can hold."""
 
 
 class AuditEntryOut(BaseModel):
@@ -53,7 +61,9 @@ def audit_router(
     @router.get("/audit")
     async def list_entries(
         _c: Read,
-        after: Annotated[int, Query(ge=-1, description="Entries numbered above this.")] = -1,
+        after: Annotated[
+            int, Query(ge=-1, le=MAX_SEQ, description="Entries numbered above this.")
+        ] = -1,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         kind: Annotated[str | None, Query(max_length=64)] = None,
     ) -> list[AuditEntryOut]:
@@ -79,9 +89,9 @@ def audit_router(
 
     @router.get("/audit/{index}/proof")
     async def prove(
-        index: int,
+        index: Annotated[int, Path(ge=0, le=MAX_SEQ, description="Entry number.")],
         _c: Read,
-        size: Annotated[int | None, Query(ge=1, description="Checkpoint size.")] = None,
+        size: Annotated[int | None, Query(ge=1, le=MAX_SEQ, description="Checkpoint size.")] = None,
     ) -> ProofOut:
         proved = await prover.prove(index, size)
         return ProofOut(

@@ -8,30 +8,22 @@ afterwards changes its batch's root, which the signed, append-only log still hol
 
 The canonical encoding is JSON with keys sorted, no white space, integers only
 (latency in whole microseconds) and times as RFC 3339 UTC strings — every value has
-exactly one spelling, so anyone holding the rows can recompute the root.
+exactly one spelling, so anyone holding the rows can recompute the root
+(``usage.integrity`` does, for ``clearance audit check-usage``).
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
 
 from clearance.audit.events import UsageBatchRecorded, UsageOutcomesRecorded, format_time
-from clearance.audit.services import AuditLog
 from clearance.audit.tlog import merkle
-from clearance.db.database import Database
-from clearance.usage.models import (
-    UsageOutcome,
-    UsageRecord,
-    usage_outcomes_table,
-    usage_records_table,
-)
+from clearance.usage.models import UsageOutcome, UsageRecord
 
 
 def _latency(value: float | None) -> int | None:
@@ -77,53 +69,3 @@ def records_entry(leaves: Sequence[bytes]) -> UsageBatchRecorded:
 
 def outcomes_entry(leaves: Sequence[bytes]) -> UsageOutcomesRecorded:
     return UsageOutcomesRecorded(actor="system", count=len(leaves), digest=digest_of(leaves))
-
-
-@dataclass(frozen=True)
-class BatchProblem:
-    seq: int
-    message: str
-
-
-async def check_batches(db: Database, audit: AuditLog) -> tuple[int, list[BatchProblem]]:
-    """Recompute every usage and outcome batch's digest from the stored rows.
-
-    Returns how many batches were checked and what does not match.
-    """
-    problems: list[BatchProblem] = []
-    checked = 0
-    kinds: list[tuple[str, sa.Table, Any, Any]] = [
-        (UsageBatchRecorded.kind, usage_records_table, UsageRecord, usage_records_table.c.id),
-        (
-            UsageOutcomesRecorded.kind,
-            usage_outcomes_table,
-            UsageOutcome,
-            usage_outcomes_table.c.request_id,
-        ),
-    ]
-    for kind, table, row_type, order in kinds:
-        after = -1
-        while entries := await audit.entries(after, 500, kind=kind):
-            for entry in entries:
-                after = entry.seq
-                checked += 1
-                fields = entry.fields()
-                async with db.read() as conn:
-                    query = sa.select(table).where(table.c.audit_seq == entry.seq).order_by(order)
-                    rows = [row_type.from_row(row) for row in await conn.execute(query)]
-                if row_type is UsageOutcome:  # digested in request-id (code point) order
-                    rows.sort(key=lambda outcome: outcome.request_id)
-                if len(rows) != fields["count"]:
-                    problems.append(
-                        BatchProblem(
-                            entry.seq,
-                            f"{kind} {entry.seq} recorded {fields['count']} rows; {len(rows)} remain",
-                        )
-                    )
-                elif batch_digest(rows) != fields["digest"]:
-                    problems.append(
-                        BatchProblem(
-                            entry.seq, f"{kind} {entry.seq}: the rows no longer match their digest"
-                        )
-                    )
-    return checked, problems

@@ -4,6 +4,7 @@ of the specs, and by ``clearance audit verify`` as an auditor types it."""
 from __future__ import annotations
 
 import json
+import shlex
 import sqlite3
 import time
 from collections.abc import Callable
@@ -13,7 +14,7 @@ import httpx
 import openai
 
 from tests.audit_independent import spec_verifier
-from tests.support.installation import Live, serving
+from tests.support.installation import Live, install, serve, serving
 from tests.support.processes import clearance
 
 
@@ -119,9 +120,73 @@ def test_audit_verify_command_passes_then_catches_tampering(tmp_path: Path) -> N
 
         with sqlite3.connect(live.data_dir / "clearance.db") as db:
             db.execute(
-                "UPDATE audit_entries SET body = CAST(replace(body, 'Acme', 'Evil') AS BLOB) WHERE kind = 'organization.admitted'"
+                'UPDATE audit_entries SET body = CAST(replace(body, \'"country":"US"\', '
+                "'\"country\":\"CH\"') AS BLOB) WHERE kind = 'organization.admitted'"
             )
         failed = clearance(*verify, check=False)
         assert failed.returncode == 1
         assert "verification FAILED" in failed.stderr
         assert "was altered" in failed.stderr
+
+
+def sqlite_copy(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite database, even while a server writes to it."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+
+
+def test_audit_verify_pins_the_first_checkpoint_and_catches_a_rollback(tmp_path: Path) -> None:
+    """A database restored to an earlier copy, served and signed again, verifies on its
+    own; only an auditor who kept state sees it was rolled back — and one who kept none
+    is told so."""
+
+    def setup(cli: Callable[..., str]) -> str:
+        cli("orgs", "add", "Acme", "--country", "US", "--reason", "r")
+        return ""
+
+    installed = install(tmp_path, setup)
+    database = installed.data_dir / "clearance.db"
+    state = tmp_path / "auditor-state.json"
+    with serve(installed, tmp_path / "first.log") as live:
+        url = f"{live.base_url}/log"
+        vkey = live.cli("audit", "key").strip()
+        verify = ("audit", "verify", "--url", url, "--vkey", vkey)
+        first_size = wait_for_checkpoint(live)
+        sqlite_copy(database, tmp_path / "earlier.db")
+
+        first = clearance(*verify, "--state", str(state))
+        assert first.stdout.startswith("OK:")
+        assert f"first run: pinned this checkpoint (size {first_size}, root" in first.stdout
+        assert f"in {state}, created now" in first.stdout
+        assert json.loads(state.read_text())["size"] == first_size
+
+        live.cli("orgs", "add", "Beta", "--country", "US", "--reason", "r")
+        grown = wait_for_checkpoint(live)
+        assert grown > first_size
+        again = clearance(*verify, "--state", str(state))
+        assert f"consistent with the {first_size} entries verified before" in again.stdout
+        assert json.loads(state.read_text())["size"] == grown
+
+    sqlite_copy(tmp_path / "earlier.db", database)  # the rollback, with the server down
+    with serve(installed, tmp_path / "second.log") as live:
+        url = f"{live.base_url}/log"
+        verify = ("audit", "verify", "--url", url, "--vkey", vkey)
+        rolled = wait_for_checkpoint(live)
+        assert rolled < grown
+
+        caught = clearance(*verify, "--state", str(state), check=False)
+        assert caught.returncode == 1
+        assert caught.stderr.startswith("error: verification FAILED: rollback: the log now has")
+        assert f"fewer than the {grown} verified before" in caught.stderr
+        assert json.loads(state.read_text())["size"] == grown  # the evidence is kept
+
+        unpinned = clearance(*verify)  # no state: the rolled-back log verifies…
+        assert unpinned.returncode == 0
+        assert unpinned.stdout.startswith("OK:")
+        root = unpinned.stdout.split("root ", 1)[1].split()[0]
+        assert f"verified checkpoint: size {rolled}, root {root}" in unpinned.stdout
+        assert f"--vkey {shlex.quote(vkey)} --state auditor-state.json" in unpinned.stdout
+        # …but the auditor is told, loudly, what went unchecked.
+        assert unpinned.stderr.startswith("WARNING: no --state kept")
+        assert "rolled back" in unpinned.stderr
+        assert "forked" in unpinned.stderr

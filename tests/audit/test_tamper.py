@@ -96,3 +96,53 @@ async def test_a_checkpoint_signed_by_another_key_is_refused(published: Publishe
     other = Signer.generate(published.vkey.split("+")[0]).verifier().to_vkey()
     with pytest.raises(VerificationFailed, match="does not verify"):
         await verify(published.fetch, other)
+
+
+async def test_a_same_size_tree_with_another_root_is_a_fork(
+    published: Published, tmp_path: Path
+) -> None:
+    """A server restored to an earlier copy that grows back to the size an auditor
+    pinned, with other entries, is caught at once — before anything is downloaded."""
+    db_file = published.services.settings.data_dir / "clearance.db"
+    await published.grow(100)
+    await published.services.db.dispose()
+    shutil.copy(db_file, tmp_path / "old.db")
+    await published.grow(50)
+    pinned = await verify(published.fetch, published.vkey)
+    state = SavedState(pinned.checkpoint.origin, pinned.checkpoint.size, pinned.checkpoint.root)
+
+    await published.services.db.dispose()
+    shutil.copy(tmp_path / "old.db", db_file)
+    await published.grow(50)  # the same size again, re-signed over other entries
+    fetched: list[str] = []
+
+    async def fetch(path: str) -> bytes:
+        fetched.append(path)
+        return await published.fetch(path)
+
+    with pytest.raises(VerificationFailed) as caught:
+        await verify(fetch, published.vkey, state)
+    message = str(caught.value)
+    assert message.startswith("fork: the log's checkpoint of 150 entries has a different root")
+    assert "both signed by the log's key" in message
+    assert fetched == ["checkpoint"]
+
+
+async def test_a_rollback_names_the_evidence(published: Published) -> None:
+    await published.grow(20)
+    now = await verify(published.fetch, published.vkey)
+    later = SavedState(now.checkpoint.origin, 30, now.checkpoint.root)
+    message = await verify_fails(published, later)
+    assert "rollback: the log now has 20 entries, fewer than the 30 verified before" in message
+    assert "the state file is left unchanged" in message
+
+
+def test_a_state_file_that_cannot_be_kept_is_refused_before_verifying(tmp_path: Path) -> None:
+    assert SavedState.load(tmp_path / "new.json") is None  # a first run: created later
+    with pytest.raises(VerificationFailed, match="is not a directory"):
+        SavedState.load(tmp_path / "missing" / "state.json")
+    (tmp_path / "bad.json").write_text('{"origin": "x", "size": 3, "root": "AAAA"}')
+    with pytest.raises(VerificationFailed, match="unreadable: root is 3 bytes"):
+        SavedState.load(tmp_path / "bad.json")
+    with pytest.raises(VerificationFailed, match="cannot read state file"):
+        SavedState.load(tmp_path)  # a directory

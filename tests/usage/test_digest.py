@@ -4,12 +4,12 @@ exactly once, after which deleting or editing one shows."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
 from clearance.container import Services
-from clearance.usage.digest import check_batches
+from clearance.usage.integrity import UsageFinding, check_usage
 from clearance.usage.models import UsageRecord
 from clearance.usage.sealing import UsageSealer
 
@@ -28,6 +28,12 @@ def record(index: int) -> UsageRecord:
         total_tokens=index + 1,
         latency_ms=1.234567,
     )
+
+
+async def check_batches(services: Services) -> tuple[int, list[UsageFinding]]:
+    """How many batches were checked, and what is wrong."""
+    checked = await check_usage(services.db, services.audit, datetime.now(UTC), timedelta(hours=1))
+    return checked.batches, checked.findings
 
 
 async def record_all(services: Services, count: int, seal: bool = True) -> None:
@@ -55,13 +61,13 @@ async def test_rows_are_sealed_once_even_by_concurrent_sealers(services: Service
     batches = await services.audit.entries(limit=1000, kind="usage.batch")
     assert sum(entry.fields()["count"] for entry in batches) == 50
     assert await services.usage_sealer.seal() == 0
-    checked, problems = await check_batches(services.db, services.audit)
+    checked, problems = await check_batches(services)
     assert (checked, problems) == (len(batches), [])
 
 
 async def test_every_batch_has_a_matching_audit_entry(services: Services) -> None:
     await record_all(services, 120)
-    checked, problems = await check_batches(services.db, services.audit)
+    checked, problems = await check_batches(services)
     assert checked >= 1
     assert problems == []
     batches = await services.audit.entries(limit=1000, kind="usage.batch")
@@ -72,7 +78,7 @@ async def test_a_deleted_record_is_detected(services: Services) -> None:
     await record_all(services, 30)
     async with services.db.transaction() as conn:
         await conn.execute(sa.text("DELETE FROM usage_records WHERE request_id = 'req_7'"))
-    _, problems = await check_batches(services.db, services.audit)
+    _, problems = await check_batches(services)
     assert len(problems) == 1
     assert "remain" in problems[0].message
 
@@ -83,7 +89,7 @@ async def test_an_edited_record_is_detected(services: Services) -> None:
         await conn.execute(
             sa.text("UPDATE usage_records SET total_tokens = 0 WHERE request_id = 'req_3'")
         )
-    _, problems = await check_batches(services.db, services.audit)
+    _, problems = await check_batches(services)
     assert len(problems) == 1
     assert "no longer match" in problems[0].message
 
@@ -98,6 +104,6 @@ async def test_a_record_edited_before_its_seal_is_detected(services: Services) -
         )
         assert edited.rowcount == 1
     await services.usage_sealer.seal()
-    _, problems = await check_batches(services.db, services.audit)
+    _, problems = await check_batches(services)
     assert len(problems) == 1
     assert "no longer match" in problems[0].message
