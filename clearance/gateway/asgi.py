@@ -205,7 +205,8 @@ class Gateway:
         )
         if call.principal is not None:
             try:
-                await self._forwarder.durably(usage_record(call, error.status, error.code))
+                record = usage_record(call, error.status, error.code)
+                await self._forwarder.durably(record, refused=True)
             except GatewayError:
                 log.error(
                     "usage_record_lost_for_refusal", request_id=call.request_id, code=error.code

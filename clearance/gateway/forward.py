@@ -101,9 +101,10 @@ class Forwarder:
         self._metrics = metrics
         self._output = output
 
-    async def durably(self, row: UsageRecord) -> None:
+    async def durably(self, row: UsageRecord, refused: bool = False) -> None:
+        """``refused``: the response carries nothing of the model's (see the recorder)."""
         try:
-            await self._recorder.record(row)
+            await self._recorder.record(row, refused)
         except (UsageRecorderClosed, Exception) as exc:  # any storage failure: fail closed
             # No unlogged use: without a durable record nothing is released.
             raise GatewayError(

@@ -17,6 +17,10 @@ old one once everything in it is in the database.
 Each entry is a frame: payload length and CRC-32 (two little-endian ``uint32``),
 then the payload, JSON ``{"r": record}`` or ``{"o": outcome}``. A frame cut short or
 failing its CRC (a power loss mid-write) ends the replay of that file.
+
+On PostgreSQL the same files, in the same directory, hold what the database could
+not take while it was unreachable (see ``usage.fallback``); they are replayed the
+same way.
 """
 
 from __future__ import annotations
@@ -79,19 +83,26 @@ def read(data: bytes) -> tuple[list[Row], int]:
 
 
 class Journal:
-    """This process's journal file."""
+    """This process's journal file (opened at its first append)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, suffix: str = ".journal") -> None:
+        """``suffix``: another one keeps the file out of the replay (see ``orphans``)."""
         self.directory = directory
+        self.suffix = suffix
         self._fd: int | None = None
         self.path: Path | None = None
         self.size = 0
 
     def open(self) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = self.directory / f"{os.getpid()}.{time.time_ns()}.journal"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        path = self.directory / f"{os.getpid()}.{time.time_ns()}{self.suffix}"
+        # Locked before it takes its name: a replay never finds it unlocked, and so
+        # never takes a live process's new journal for an orphan.
+        unnamed = path.with_name(path.name + ".new")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
+        fd = os.open(unnamed, flags, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(unnamed, path)
         self._fd, self.path, self.size = fd, path, 0
 
     def append(self, frames: bytes) -> None:
@@ -113,6 +124,16 @@ class Journal:
         self.close()
         self.open()
         return old
+
+    def detach(self) -> tuple[Path, int] | None:
+        """Stop appending to the current file (the next append starts a new one) and
+        hand it over, still open and so still locked: no other process replays it
+        while its rows are being stored. Close the descriptor once it is deleted."""
+        if self._fd is None or self.path is None:
+            return None
+        detached = (self.path, self._fd)
+        self._fd, self.path, self.size = None, None, 0
+        return detached
 
     def close(self) -> None:
         if self._fd is not None:

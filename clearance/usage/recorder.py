@@ -7,15 +7,16 @@ Two ways, one contract (:class:`UsageRecorder`):
   moves the journal into the database every 5 ms while records arrive, in one
   transaction per batch. At start, journals left by processes that died are replayed
   first.
-* **Group commit** (PostgreSQL): concurrent requests hand their records to one writer
-  task, which commits whatever has queued up in a single transaction and then
-  releases every waiter: one commit serves many requests.
+* **Group commit** (PostgreSQL, ``usage.groupcommit``): concurrent requests hand
+  their records to one writer task, which commits whatever has queued up in one
+  transaction; a refusal's record the database cannot take in time goes to a local
+  journal instead (see ``usage.fallback``).
 
 Either way, the transaction that stores records also notes each key's and end
 user's last use (at most once a minute each), and sealing into the audit log follows
 within a second (see ``usage.sealing``). A stream's outcome is written when the
-stream ends, without holding anything up: a server killed within ``OUTCOME_WINDOW``
-of that loses the outcome (the stream's token counts), never the record.
+stream ends, without holding anything up: a server killed within a few tens of
+milliseconds of that loses the outcome (the stream's token counts), never the record.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -47,8 +47,6 @@ the gateway's p99 overhead at concurrency 1 (its monitor off) was ~8 ms at 0.1 s
 ~2.5 ms at 0.02 s and ~1.3 ms at 0.005 s, for the same CPU."""
 LOAD_ROWS = 2000
 """…or sooner, once this many rows wait."""
-OUTCOME_WINDOW = 0.02
-"""Group commit: a stream's outcome waits at most this long to share a commit."""
 INLINE_ATTEMPTS = 200
 INLINE_RETRY = 0.0005
 LAST_USE_RESOLUTION = timedelta(minutes=1)
@@ -95,8 +93,11 @@ class UsageRecorder:
     def start(self) -> None:
         """Start the background work (idempotent)."""
 
-    async def record(self, record: UsageRecord) -> None:
-        """Return once ``record`` is durable; raise if it could not be made so."""
+    async def record(self, record: UsageRecord, refused: bool = False) -> None:
+        """Return once ``record`` is durable; raise if it could not be made so.
+
+        ``refused``: the response will carry nothing of the model's, so the record may
+        be made durable in the local journal when the database cannot take it."""
         raise NotImplementedError
 
     def finish(self, outcome: UsageOutcome) -> None:
@@ -109,8 +110,10 @@ class UsageRecorder:
     async def close(self) -> None:
         """Store what is pending, then stop."""
 
-    async def _store(self, rows: list[Row]) -> None:
-        batch = self._batch(rows)
+    async def _store(self, rows: list[Row], replay: bool = False) -> None:
+        """``replay``: the rows were kept elsewhere first (some may be stored already;
+        their keys' last uses may never have been written)."""
+        batch = self._batch(rows, replay)
         if self._db.is_sqlite:
             await self._store_sqlite(partial(writes.write_sqlite, batch=batch))
         else:
@@ -131,9 +134,9 @@ class UsageRecorder:
                 await asyncio.sleep(INLINE_RETRY)
         await self._db.run_sqlite(work)
 
-    def _batch(self, rows: list[Row]) -> writes.Batch:
+    def _batch(self, rows: list[Row], replay: bool = False) -> writes.Batch:
         records = [row for row in rows if isinstance(row, UsageRecord)]
-        due = self._last_use.due
+        due = _always if replay else self._last_use.due
         return writes.Batch(
             records=records,
             outcomes=[row for row in rows if isinstance(row, UsageOutcome)],
@@ -150,6 +153,10 @@ class UsageRecorder:
                 if r.end_user is not None and due((r.org_id, r.end_user), r.started_at)
             },
         )
+
+
+def _always(thing: Hashable, at: datetime, detail: object = None) -> bool:
+    return True
 
 
 _STORE_ERRORS = (sa.exc.SQLAlchemyError, sqlite3.Error, OSError)
@@ -179,8 +186,8 @@ class JournalRecorder(UsageRecorder):
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="usage-loader")
 
-    async def record(self, record: UsageRecord) -> None:
-        self._append(record)
+    async def record(self, record: UsageRecord, refused: bool = False) -> None:
+        self._append(record)  # the journal is this backend's durability, refused or not
 
     def finish(self, outcome: UsageOutcome) -> None:
         try:
@@ -244,107 +251,11 @@ class JournalRecorder(UsageRecorder):
             path.unlink(missing_ok=True)  # everything in it is stored
 
 
-@dataclass(slots=True)
-class _Item:
-    row: Row | None
-    """None: a marker that only waits its turn (see ``flush``)."""
-    done: asyncio.Future[None] | None
-    """Set when committed; None for a row no one waits for."""
-
-
-class GroupCommitRecorder(UsageRecorder):
-    def __init__(self, db: Database) -> None:
-        super().__init__(db)
-        self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-        self._outcomes: list[_Item] = []
-        self._outcome_timer: asyncio.TimerHandle | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="usage-recorder")
-
-    async def record(self, record: UsageRecord) -> None:
-        if self._closing:
-            raise UsageRecorderClosed("the usage recorder is shutting down")
-        self.start()
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Item(record, done))
-        await done
-
-    def finish(self, outcome: UsageOutcome) -> None:
-        if self._closing:
-            raise UsageRecorderClosed("the usage recorder is shutting down")
-        self.start()
-        self._outcomes.append(_Item(outcome, None))
-        if self._outcome_timer is None:
-            self._outcome_timer = asyncio.get_running_loop().call_later(
-                OUTCOME_WINDOW, self._release_outcomes
-            )
-
-    def _release_outcomes(self) -> None:
-        """Wake the writer for the waiting outcomes (it takes them with its batch)."""
-        self._outcome_timer = None
-        if self._outcomes:
-            self._queue.put_nowait(self._outcomes.pop())
-
-    def _take_outcomes(self, batch: list[_Item]) -> None:
-        batch.extend(self._outcomes)
-        self._outcomes.clear()
-        if self._outcome_timer is not None:
-            self._outcome_timer.cancel()
-            self._outcome_timer = None
-
-    async def flush(self) -> None:
-        if self._outcomes:
-            self._release_outcomes()
-        if self._task is not None:
-            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._queue.put_nowait(_Item(None, done))
-            with contextlib.suppress(*_STORE_ERRORS):
-                await done
-
-    async def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            batch: list[_Item] = []
-            item = await self._queue.get()
-            while item is not None:
-                batch.append(item)
-                if len(batch) >= MAX_BATCH or self._queue.empty():
-                    break
-                item = self._queue.get_nowait()
-            stopping = item is None
-            self._take_outcomes(batch)
-            if batch:
-                await self._write(batch)
-
-    async def _write(self, items: list[_Item]) -> None:
-        rows = [item.row for item in items if item.row is not None]
-        try:
-            if rows:
-                await self._store(rows)
-        except _STORE_ERRORS as exc:
-            log.error("usage_write_failed", error=str(exc), rows=len(rows))
-            for item in items:
-                if item.done is not None and not item.done.done():
-                    item.done.set_exception(exc)
-            return
-        for item in items:
-            if item.done is not None and not item.done.done():
-                item.done.set_result(None)
-
-    async def close(self) -> None:
-        self._closing = True
-        if self._task is None:
-            return
-        self._queue.put_nowait(None)
-        await self._task
-        self._task = None
-
-
 def usage_recorder(db: Database, journal_directory: Path) -> UsageRecorder:
-    """The journal on SQLite, group commit on PostgreSQL."""
+    """The journal on SQLite, group commit on PostgreSQL (falling back to the journal
+    for refusals while the database is away)."""
     if db.is_sqlite:
         return JournalRecorder(db, journal_directory)
-    return GroupCommitRecorder(db)
+    from clearance.usage.groupcommit import GroupCommitRecorder  # noqa: PLC0415 (a cycle)
+
+    return GroupCommitRecorder(db, journal_directory)

@@ -4,6 +4,7 @@ outcome folded in. (Writing is ``usage.recorder``.)"""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -21,8 +22,19 @@ class UsageQueries:
         self._db = db
         self._flush = flush
 
-    async def recent(self, org_id: str | None = None, limit: int = 100) -> list[UsageRecord]:
-        """The newest records, each with its stream's outcome folded in."""
+    async def recent(
+        self,
+        org_id: str | None = None,
+        limit: int = 100,
+        *,
+        key_id: str | None = None,
+        model: str | None = None,
+        status_code: int | None = None,
+        since: datetime | None = None,
+    ) -> list[UsageRecord]:
+        """The newest records (of one organization, key or model, with one final
+        status, started at ``since`` or later), each with its stream's outcome folded
+        in. A stream's status is its outcome's once it has one."""
         query = (
             sa.select(
                 usage_records_table, *[c.label(f"o_{c.name}") for c in usage_outcomes_table.c]
@@ -32,6 +44,15 @@ class UsageQueries:
         )
         if org_id is not None:
             query = query.where(_records.org_id == org_id)
+        if key_id is not None:
+            query = query.where(_records.key_id == key_id)
+        if model is not None:
+            query = query.where(_records.model == model)
+        if status_code is not None:
+            final = sa.func.coalesce(_outcomes.status_code, _records.status_code)
+            query = query.where(final == status_code)
+        if since is not None:
+            query = query.where(_records.started_at >= since)
         if self._flush is not None:
             await self._flush()
         async with self._db.read() as conn:

@@ -7,6 +7,12 @@ driver directly, with statements prepared once: SQLAlchemy's own overhead there 
 ~200 µs a transaction, four times the write itself. Both store the same values in
 the same form (SQLAlchemy's SQLite format for times), which the tests check by
 reading back through SQLAlchemy.
+
+Both skip a row already stored (usage rows are unique by request id): a journal may
+be replayed twice, and on PostgreSQL a record may reach the database both by its own
+commit and from the local journal it was kept in meanwhile (``usage.fallback``) — it
+is stored once, and a batch never fails for it. And both move a key's last use only
+forward, since replayed rows can be older than those already stored.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 
 from clearance.identity import end_users
 from clearance.identity.models import api_keys_table
@@ -48,23 +54,36 @@ class Batch:
     """(organization id, end user) -> when seen."""
 
 
+_keys = api_keys_table.c
 _KEY_USED = (
     sa.update(api_keys_table)
-    .where(api_keys_table.c.id == sa.bindparam("key_id"))
+    .where(
+        _keys.id == sa.bindparam("key_id"),
+        sa.or_(_keys.last_used_at.is_(None), _keys.last_used_at < sa.bindparam("at")),
+    )
     .values(last_used_at=sa.bindparam("at"), last_used_ip=sa.bindparam("ip"))
 )
 
 
+def _insert_new(conn: sa.Connection, table: sa.Table) -> sa.Insert:
+    """``INSERT … ON CONFLICT (request_id) DO NOTHING`` in the connection's dialect."""
+    key = [table.c.request_id]
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=key)
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=key)
+
+
 def write(conn: sa.Connection, batch: Batch) -> None:
-    """The batch, through SQLAlchemy (any database)."""
+    """The batch, through SQLAlchemy (PostgreSQL, or SQLite). Rows already stored are
+    skipped."""
     if batch.records:
         conn.execute(
-            usage_records_table.insert(),
+            _insert_new(conn, usage_records_table),
             [{**r.as_row(), "leaf": digest.leaf(r)} for r in batch.records],
         )
     if batch.outcomes:
         conn.execute(
-            usage_outcomes_table.insert(),
+            _insert_new(conn, usage_outcomes_table),
             [{**o.as_row(), "leaf": digest.leaf(o)} for o in batch.outcomes],
         )
     if batch.keys:
@@ -85,7 +104,10 @@ def _insert(table: sa.Table, names: Sequence[str]) -> tuple[str, tuple[str, ...]
 
 _INSERT_RECORD, _RECORD_FIELDS = _insert(usage_records_table, (*UsageRecord.__slots__, "leaf"))
 _INSERT_OUTCOME, _OUTCOME_FIELDS = _insert(usage_outcomes_table, (*UsageOutcome.__slots__, "leaf"))
-_SQLITE_KEY_USED = "UPDATE api_keys SET last_used_at = ?, last_used_ip = ? WHERE id = ?"
+_SQLITE_KEY_USED = (
+    "UPDATE api_keys SET last_used_at = ?1, last_used_ip = ?2"
+    " WHERE id = ?3 AND (last_used_at IS NULL OR last_used_at < ?1)"
+)
 _SQLITE_TOUCH = (
     "INSERT INTO end_users (id, org_id, external_id, status, first_seen, last_seen) "
     "VALUES (?, ?, ?, 'active', ?, ?) "
