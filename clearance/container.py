@@ -6,13 +6,13 @@ tests all start here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 
 import structlog
-from prometheus_client import CollectorRegistry
 
-from clearance import installation
+from clearance import installation, ondemand
 from clearance.accounts.logins import LoginPolicy, Logins
 from clearance.accounts.operators import Operators
 from clearance.accounts.passwords import Passwords
@@ -24,12 +24,9 @@ from clearance.audit.tlog.note import NoteError
 from clearance.audit.tree import MerkleTree
 from clearance.audit.witnesses import Witnesses
 from clearance.clock import Clock, SystemClock
-from clearance.content.classifier import ContentClassifier
 from clearance.db.changes import ChangeWatcher
 from clearance.db.database import Database
 from clearance.errors import SetupError
-from clearance.gateway.metrics import GatewayMetrics
-from clearance.gateway.upstream import Upstreams
 from clearance.identity.end_users import EndUsers
 from clearance.identity.entitlements import EntitlementIndex, Entitlements
 from clearance.identity.index import KeyIndex
@@ -43,50 +40,41 @@ from clearance.identity.models import (
     ORGS_TOPIC,
 )
 from clearance.identity.organizations import Organizations
-from clearance.limits.interfaces import RateLimiter
-from clearance.limits.memory import MemoryRateLimiter
 from clearance.limits.seeding import seed_quotas
 from clearance.monitoring.alerts import Alerts
-from clearance.monitoring.appeals import Appeals
 from clearance.monitoring.breakglass import BreakGlass
 from clearance.monitoring.cases import Cases
-from clearance.monitoring.detectors import build_detectors
-from clearance.monitoring.enforcement import Enforcement
 from clearance.monitoring.enforcement_models import ENFORCEMENT_TOPIC
 from clearance.monitoring.feed import ContentFeed
 from clearance.monitoring.handoff import Handoff
-from clearance.monitoring.monitor import Monitor
-from clearance.monitoring.notify import Notifier
-from clearance.monitoring.process import TEXT_WAIT, MonitorProcess
 from clearance.monitoring.retention import ContentStore, read_content_key
-from clearance.monitoring.rules import RuleBook, parse_rules
-from clearance.monitoring.summaries import purge_results
 from clearance.monitoring.throttles import Throttles
 from clearance.policy.authorizer import Authorizer
 from clearance.policy.engine import load_schema
 from clearance.policy.models import TOPIC as POLICIES_TOPIC
 from clearance.policy.services import PolicyStore
-from clearance.program.service import ProgramService
 from clearance.registry.jurisdictions import CountryTables, Jurisdictions
 from clearance.registry.models import COUNTRY_TABLES_TOPIC
 from clearance.registry.models import TOPIC as MODELS_TOPIC
 from clearance.registry.services import ModelCatalog, ModelRegistry
-from clearance.screening.service import Screening
-from clearance.settings import Settings, child_environment
+from clearance.settings import Settings
 from clearance.usage.recorder import UsageRecorder, usage_recorder
 from clearance.usage.sealing import UsageSealer
 from clearance.usage.services import UsageQueries
-from clearance.vetting.aftercare import Aftercare
-from clearance.vetting.applications import Applications
-from clearance.vetting.checks import Checks
-from clearance.vetting.decisions import Decisions
-from clearance.vetting.proofs.email import SmtpMailer
 
 log = structlog.get_logger(__name__)
 
 
 @dataclass
 class Services:
+    """Every service of an installation.
+
+    The fields are built at once; the properties further down only when first used,
+    with their modules: a command that lists organizations never loads NumPy, the
+    screening lists' name matching or the SMTP client, and starts in half the time.
+    A server builds them all before it serves (``start_serving``), so a bad setting
+    still stops it at the start."""
+
     settings: Settings
     clock: Clock
     db: Database
@@ -109,40 +97,29 @@ class Services:
     jurisdictions: Jurisdictions
     policies: PolicyStore
     authorizer: Authorizer
-    program: ProgramService
     keys: ApiKeys
     key_index: KeyIndex
     cases: Cases
     break_glass: BreakGlass
     alerts: Alerts
-    enforcement: Enforcement
-    appeals: Appeals
-    notifier: Notifier
     throttles: Throttles
     content_feed: ContentFeed
     """Texts for the monitor when it runs in this process."""
     handoff: Handoff
     """Texts for the monitor another process runs (``monitoring.handoff``)."""
-    monitor_process: MonitorProcess | None
-    """The monitor as a process of its own (started by the server), when so set."""
     content_store: ContentStore
-    monitor: Monitor
     usage: UsageQueries
     usage_recorder: UsageRecorder
     usage_sealer: UsageSealer
     watcher: ChangeWatcher
-    upstreams: Upstreams
-    limiter: RateLimiter
-    metrics: GatewayMetrics
-    screening: Screening
-    content_classifier: ContentClassifier
-    applications: Applications
-    vetting_checks: Checks
-    decisions: Decisions
-    aftercare: Aftercare
+    server_secret: bytes = field(repr=False)
+    """For the services built when first used."""
 
     async def start_serving(self) -> None:
-        """Load the hot-path state and start the background tasks a server needs."""
+        """Build every service, load the hot-path state and start the background tasks
+        a server needs."""
+        for name in LAZY:
+            getattr(self, name)
         await self.usage_recorder.recover()  # what a killed server left unstored…
         await self.usage_sealer.seal()  # …and unsealed
         await self.watcher.check()
@@ -153,14 +130,38 @@ class Services:
         self.usage_recorder.start()
 
     async def close(self) -> None:
-        await self.notifier.drain()
+        if "notifier" in self.__dict__:  # only what was built has anything to finish
+            await self.notifier.drain()
         await self.usage_recorder.close()
         try:
             await self.usage_sealer.seal()
         except Exception:  # shutting down: the next start seals what is left
             log.exception("usage_seal_failed_at_shutdown")
-        await self.upstreams.close()
+        if "upstreams" in self.__dict__:
+            await self.upstreams.close()
         await self.db.dispose()
+
+    # -- built when first used, by ``ondemand`` (which imports their modules only then)
+    content_classifier = cached_property(ondemand.content_classifier)
+    monitor = cached_property(ondemand.monitor)
+    monitor_process = cached_property(ondemand.monitor_process)
+    mailer = cached_property(ondemand.mailer)
+    notifier = cached_property(ondemand.notifier)
+    enforcement = cached_property(ondemand.enforcement)
+    appeals = cached_property(ondemand.appeals)
+    program = cached_property(ondemand.program)
+    screening = cached_property(ondemand.screening)
+    applications = cached_property(ondemand.applications)
+    vetting_checks = cached_property(ondemand.vetting_checks)
+    decisions = cached_property(ondemand.decisions)
+    aftercare = cached_property(ondemand.aftercare)
+    upstreams = cached_property(ondemand.upstreams)
+    limiter = cached_property(ondemand.limiter)
+    metrics = cached_property(ondemand.metrics)
+
+
+LAZY = tuple(name for name, value in vars(Services).items() if isinstance(value, cached_property))
+"""The services built when first used."""
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -228,43 +229,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     organizations = Organizations(db, audit, clock)
     members = Members(db, audit, clock, logins)
     keys = ApiKeys(db, audit, clock, secret, service_accounts)
-    screening = Screening(db, audit, clock, settings.screening_threshold)
-    mailer = SmtpMailer(
-        settings.smtp_host,
-        settings.smtp_port,
-        settings.smtp_sender,
-        starttls=settings.smtp_starttls,
-    )
-    notifier = Notifier(db, audit, clock, mailer, secret)
-    enforcement = Enforcement(db, audit, clock, end_users, members, organizations, keys, notifier)
-    alerts = Alerts(db, audit, clock, cases)
     content_key = read_content_key(settings.content_key_file, secret)
     content_store = ContentStore(db, content_key, secret)
-    detectors = build_detectors(settings.monitor_detectors)
-    feed = ContentFeed()
-    handoff = Handoff(db, content_key, clock)
-    classifier = ContentClassifier()
-    monitor = Monitor(
-        db,
-        clock,
-        classifier,
-        feed,
-        detectors,
-        alerts,
-        RuleBook(parse_rules(settings.monitor_rules, [d.name for d in detectors])),
-        enforcement,
-        catalog,
-        jurisdictions,
-        entitlement_index,
-        content_store,
-        batch=settings.monitor_batch,
-        deep=settings.monitor_deep,
-        text_wait=TEXT_WAIT if settings.monitor_process else timedelta(0),
-        handoff=handoff if settings.monitor_process else None,
-    )
-    decisions = Decisions(
-        db, audit, clock, organizations, members, entitlements, settings.revet_days
-    )
     return Services(
         settings=settings,
         clock=clock,
@@ -290,38 +256,20 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         jurisdictions=jurisdictions,
         policies=policies,
         authorizer=authorizer,
-        program=ProgramService(models, country_tables, policies),
         keys=keys,
         key_index=key_index,
         cases=cases,
         break_glass=BreakGlass(db, audit, cases, content_store.lookup),
-        alerts=alerts,
-        enforcement=enforcement,
-        appeals=Appeals(db, audit, clock, enforcement),
-        notifier=notifier,
+        alerts=Alerts(db, audit, clock, cases),
         throttles=throttles,
-        content_feed=feed,
-        handoff=handoff,
-        monitor_process=(
-            MonitorProcess(child_environment(settings))
-            if settings.monitor_enabled and settings.monitor_process
-            else None
-        ),
+        content_feed=ContentFeed(),
+        handoff=Handoff(db, content_key, clock),
         content_store=content_store,
-        monitor=monitor,
         usage=UsageQueries(db, recorder.flush),
         usage_recorder=recorder,
         usage_sealer=sealer,
         watcher=watcher,
-        upstreams=Upstreams(settings.upstream_connect_timeout, settings.upstream_read_timeout),
-        limiter=MemoryRateLimiter(),
-        metrics=GatewayMetrics(CollectorRegistry(auto_describe=True)),
-        screening=screening,
-        content_classifier=classifier,
-        applications=Applications(db, audit, clock, screening, country_tables),
-        vetting_checks=Checks(db, audit, clock, settings, secret, mailer),
-        decisions=decisions,
-        aftercare=Aftercare(db, audit, clock, organizations, decisions, mailer),
+        server_secret=secret,
     )
 
 
@@ -339,6 +287,8 @@ async def purge_monitoring(services: Services) -> int:
     """Delete retained content past its model's time, texts handed over to the monitor
     that none took in time, and the monitor's per-request results (embeddings, terms)
     older than ``topic_days``; returns rows deleted."""
+    from clearance.monitoring.summaries import purge_results  # noqa: PLC0415 (NumPy)
+
     now = services.clock.now()
     removed = await services.content_store.purge(now)
     removed += await services.handoff.purge()

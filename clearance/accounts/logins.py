@@ -162,7 +162,8 @@ class Logins:
         if not await asyncio.to_thread(self._passwords.verify, stored, password):
             if account is not None:
                 await self._failed(account)
-            raise AuthFailed("invalid_credentials", "Wrong name or password.")
+            what = "e-mail address" if kind == "member" else "name"  # what each signs in with
+            raise AuthFailed("invalid_credentials", f"Wrong {what} or password.")
         assert account is not None
         if account.totp_enrolled_at is None:
             return await self._start_enrolment(account)

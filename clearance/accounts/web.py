@@ -3,15 +3,33 @@
 from datetime import datetime
 
 from fastapi import Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from clearance.accounts.logins import SignIn
 
 
 class LoginIn(BaseModel):
+    """An operator's sign-in (the admin console's)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(max_length=320, description="Operator name, or member e-mail.")
+    name: str = Field(max_length=320, description="Operator name.")
+    password: str = Field(max_length=256)
+    totp: str | None = Field(default=None, max_length=16, description="Authenticator code.")
+
+
+class MemberLoginIn(BaseModel):
+    """A member's sign-in (the portal's): their e-mail address, which their sign-in
+    account is keyed by. ``name``, what the field was called before, is still accepted
+    in its place (not both)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(
+        max_length=320,
+        validation_alias=AliasChoices("email", "name"),
+        description="Your e-mail address (as your organization added you).",
+    )
     password: str = Field(max_length=256)
     totp: str | None = Field(default=None, max_length=16, description="Authenticator code.")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from clearance.accounts.models import OperatorRole
 from clearance.accounts.permissions import Permission as P
@@ -15,7 +14,10 @@ from clearance.cli.common import (
     OutputOption,
     console,
     print_json,
+    print_models,
+    print_table,
     settings_for,
+    when,
     with_caller,
 )
 
@@ -46,15 +48,18 @@ def operators_create(
 
 
 @operators_app.command("list")
-def operators_list(data_dir: DataDir = None) -> None:
+def operators_list(data_dir: DataDir = None, output: OutputOption = Output.TEXT) -> None:
     """List operators."""
     found = with_caller(settings_for(data_dir), P.OPERATORS_READ, lambda s, c: s.operators.all())
-    table = Table("id", "name", "role", "status", "created")
-    for o in found:
-        table.add_row(
-            o.id, o.name, o.role.value, o.status, o.created_at.isoformat(timespec="seconds")
-        )
-    console.print(table)
+    if output is Output.JSON:
+        from clearance.accounts.views import OperatorOut  # noqa: PLC0415
+
+        print_models(OperatorOut.model_validate(o) for o in found)
+        return
+    print_table(
+        ("id", "name", "role", "status", "created"),
+        [(o.id, o.name, o.role.value, o.status, when(o.created_at)) for o in found],
+    )
 
 
 def _status(verb: str, status: str) -> None:
@@ -110,22 +115,30 @@ def tokens_create(
 
 
 @tokens_app.command("list")
-def tokens_list(data_dir: DataDir = None) -> None:
+def tokens_list(data_dir: DataDir = None, output: OutputOption = Output.TEXT) -> None:
     """List your tokens (never their secrets)."""
     found = with_caller(
         settings_for(data_dir), None, lambda s, c: s.operators.tokens(c.operator.id)
     )
-    table = Table("id", "starts", "role", "label", "expires", "revoked")
-    for t in found:
-        table.add_row(
-            t.id,
-            f"{t.lookup}…",
-            t.role.value,
-            t.label or "-",
-            t.expires_at.isoformat(timespec="seconds") if t.expires_at else "never",
-            "yes" if t.revoked_at else "no",
-        )
-    console.print(table)
+    if output is Output.JSON:
+        from clearance.accounts.views import TokenOut  # noqa: PLC0415
+
+        print_models(TokenOut.model_validate(t) for t in found)
+        return
+    print_table(
+        ("id", "starts", "role", "label", "expires", "revoked"),
+        [
+            (
+                t.id,
+                f"{t.lookup}…",
+                t.role.value,
+                t.label or "-",
+                when(t.expires_at, "never"),
+                "yes" if t.revoked_at else "no",
+            )
+            for t in found
+        ],
+    )
 
 
 @tokens_app.command("revoke")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from clearance.accounts.models import Caller
 from clearance.accounts.permissions import Permission as P
 from clearance.cli.common import (
     DataDir,
@@ -15,11 +13,17 @@ from clearance.cli.common import (
     OutputOption,
     console,
     print_json,
+    print_models,
+    print_table,
     settings_for,
+    when,
     with_caller,
 )
-from clearance.container import Services
-from clearance.monitoring.models import Alert
+
+if TYPE_CHECKING:
+    from clearance.accounts.models import Caller
+    from clearance.container import Services
+    from clearance.monitoring.models import Alert
 
 alerts_app = typer.Typer(help="Alerts raised by the usage monitor.", no_args_is_help=True)
 
@@ -39,29 +43,36 @@ def alerts_list(
 
     found = with_caller(settings_for(data_dir), P.CASES_READ, work)
     if output is Output.JSON:
-        print_json(found)  # orjson writes dataclasses and times itself
+        from clearance.monitoring.enforcement_views import AlertOut  # noqa: PLC0415
+
+        print_models(AlertOut.model_validate(a) for a in found)
         return
-    table = Table("id", "raised", "severity", "detector", "org", "summary", "count")
-    for a in found:
-        table.add_row(
-            a.id,
-            a.raised_at.isoformat(timespec="seconds"),
-            a.severity,
-            a.detector,
-            a.org_id or "",
-            a.summary,
-            str(a.evidence.get("count", 1)),
-        )
-    console.print(table)
+    print_table(
+        ("id", "raised", "severity", "detector", "org", "summary", "count"),
+        [
+            (
+                a.id,
+                when(a.raised_at),
+                a.severity,
+                a.detector,
+                a.org_id or "",
+                a.summary,
+                str(a.evidence.get("count", 1)),
+            )
+            for a in found
+        ],
+    )
 
 
 @alerts_app.command("show")
 def alerts_show(
     alert: Annotated[str, typer.Argument(help="Alert id.")], data_dir: DataDir = None
 ) -> None:
-    """Show one alert with its evidence."""
+    """Show one alert with its evidence (as JSON, like the admin API's)."""
+    from clearance.monitoring.enforcement_views import AlertOut  # noqa: PLC0415
+
     found = with_caller(settings_for(data_dir), P.CASES_READ, lambda s, c: s.alerts.get(alert))
-    print_json(found)
+    print_json(AlertOut.model_validate(found).model_dump(mode="json"))
 
 
 @alerts_app.command("dismiss")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
+from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from clearance.accounts.permissions import Permission as P
 from clearance.cli.common import (
@@ -15,9 +15,18 @@ from clearance.cli.common import (
     OutputOption,
     console,
     print_json,
+    print_models,
+    print_table,
     settings_for,
+    when,
     with_caller,
 )
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
 
 cases_app = typer.Typer(help="Investigations (cases) and break-glass.", no_args_is_help=True)
 
@@ -55,19 +64,24 @@ def cases_close(
 
 
 @cases_app.command("list")
-def cases_list(data_dir: DataDir = None) -> None:
+def cases_list(
+    status: Annotated[CaseStatus | None, typer.Option(help="Only open or closed ones.")] = None,
+    data_dir: DataDir = None,
+    output: OutputOption = Output.TEXT,
+) -> None:
     """List cases."""
-    found = with_caller(settings_for(data_dir), P.CASES_READ, lambda s, c: s.cases.list())
-    table = Table("id", "status", "title", "opened by", "opened")
-    for case in found:
-        table.add_row(
-            case.id,
-            case.status,
-            case.title,
-            case.opened_by,
-            case.opened_at.isoformat(timespec="seconds"),
-        )
-    console.print(table)
+    found = with_caller(
+        settings_for(data_dir), P.CASES_READ, lambda s, c: s.cases.list(status and status.value)
+    )
+    if output is Output.JSON:
+        from clearance.monitoring.views import CaseOut  # noqa: PLC0415
+
+        print_models(CaseOut.model_validate(case) for case in found)
+        return
+    print_table(
+        ("id", "status", "title", "opened by", "opened"),
+        [(c.id, c.status, c.title, c.opened_by, when(c.opened_at)) for c in found],
+    )
 
 
 @cases_app.command("view-content")

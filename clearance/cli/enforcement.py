@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from clearance.accounts.models import Caller
 from clearance.accounts.permissions import Permission as P
 from clearance.cli.common import (
     DataDir,
@@ -15,11 +13,17 @@ from clearance.cli.common import (
     OutputOption,
     console,
     print_json,
+    print_models,
+    print_table,
     settings_for,
+    when,
     with_caller,
 )
-from clearance.container import Services
-from clearance.monitoring.enforcement_models import Appeal
+
+if TYPE_CHECKING:
+    from clearance.accounts.models import Caller
+    from clearance.container import Services
+    from clearance.monitoring.enforcement_models import Appeal
 
 enforcement_app = typer.Typer(
     help="Enforcement actions (warn, throttle, suspend, revoke) and appeals.",
@@ -61,7 +65,9 @@ def take(
         ),
     )
     if output is Output.JSON:
-        print_json(done)  # orjson writes dataclasses and times itself
+        from clearance.monitoring.enforcement_views import ActionOut  # noqa: PLC0415
+
+        print_json(ActionOut.model_validate(done).model_dump(mode="json"))
     else:
         console.print(f"{done.id}: {done.kind} {done.scope} {done.target}")
 
@@ -93,21 +99,25 @@ def list_actions(
         settings_for(data_dir), P.CASES_READ, lambda s, c: s.enforcement.list(org, status)
     )
     if output is Output.JSON:
-        print_json(found)
+        from clearance.monitoring.enforcement_views import ActionOut  # noqa: PLC0415
+
+        print_models(ActionOut.model_validate(a) for a in found)
         return
-    table = Table("id", "taken", "by", "action", "scope", "target", "status")
-    for a in found:
-        status_text = a.status + (" (overturned)" if a.overturned else "")
-        table.add_row(
-            a.id,
-            a.taken_at.isoformat(timespec="seconds"),
-            a.taken_by,
-            a.kind,
-            a.scope,
-            a.target,
-            status_text,
-        )
-    console.print(table)
+    print_table(
+        ("id", "taken", "by", "action", "scope", "target", "status"),
+        [
+            (
+                a.id,
+                when(a.taken_at),
+                a.taken_by,
+                a.kind,
+                a.scope,
+                a.target,
+                a.status + (" (overturned)" if a.overturned else ""),
+            )
+            for a in found
+        ],
+    )
 
 
 @enforcement_app.command("appeal")
@@ -145,11 +155,27 @@ def decide(
 def appeals(
     status: Annotated[str | None, typer.Option(help="pending, upheld or denied.")] = None,
     data_dir: DataDir = None,
+    output: OutputOption = Output.TEXT,
 ) -> None:
-    """List appeals, with how many actions were overturned."""
+    """List appeals, with how many actions were overturned.
+
+    JSON: ``{"appeals": […], "counts": {…}}``, the admin API's appeal list and stats."""
 
     async def work(s: Services, _c: Caller) -> tuple[list[Appeal], dict[str, int]]:
         return await s.appeals.list(status), await s.appeals.overturned()
 
     found, counts = with_caller(settings_for(data_dir), P.CASES_READ, work)
-    print_json({"appeals": found, "counts": counts})
+    if output is Output.JSON:
+        from clearance.monitoring.enforcement_views import AppealOut  # noqa: PLC0415
+
+        documents = [AppealOut.model_validate(a).model_dump(mode="json") for a in found]
+        print_json({"appeals": documents, "counts": counts})
+        return
+    print_table(
+        ("id", "action", "filed", "by", "status", "decided"),
+        [
+            (a.id, a.action_id, when(a.filed_at), a.filed_by, a.status, when(a.decided_at))
+            for a in found
+        ],
+    )
+    console.print(", ".join(f"{name}: {count}" for name, count in counts.items()), highlight=False)

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from clearance.accounts.permissions import Permission as P
 from clearance.cli.common import (
@@ -15,7 +14,10 @@ from clearance.cli.common import (
     OutputOption,
     console,
     print_json,
+    print_models,
+    print_table,
     settings_for,
+    when,
     with_caller,
 )
 from clearance.identity.keys import KeyScope
@@ -102,14 +104,14 @@ def orgs_list(data_dir: DataDir = None, output: OutputOption = Output.TEXT) -> N
     """List organizations."""
     orgs = with_caller(settings_for(data_dir), P.ORGS_READ, lambda s, c: s.organizations.list())
     if output is Output.JSON:
-        print_json(
-            [{"id": o.id, "name": o.name, "country": o.country, "status": o.status} for o in orgs]
-        )
+        from clearance.identity.views import OrganizationOut  # noqa: PLC0415
+
+        print_models(OrganizationOut.model_validate(org) for org in orgs)
         return
-    table = Table("id", "name", "country", "status", "admission")
-    for org in orgs:
-        table.add_row(org.id, org.name, org.country, org.status.value, org.admission)
-    console.print(table)
+    print_table(
+        ("id", "name", "country", "status", "admission"),
+        [(o.id, o.name, o.country, o.status.value, o.admission) for o in orgs],
+    )
 
 
 @keys_app.command("create")
@@ -195,33 +197,22 @@ def keys_list(
     """List API keys (never their secrets)."""
     keys = with_caller(settings_for(data_dir), P.KEYS_READ, lambda s, c: s.keys.list(org))
     if output is Output.JSON:
-        print_json(
-            [
-                {
-                    "id": key.id,
-                    "org_id": key.org_id,
-                    "owner": key.member_id or key.service_account_id,
-                    "lookup": key.lookup,
-                    "models": list(key.models) if key.models is not None else None,
-                    "purposes": list(key.purposes) if key.purposes is not None else None,
-                    "networks": list(key.networks) if key.networks is not None else None,
-                    "expires_at": key.expires_at.isoformat() if key.expires_at else None,
-                    "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
-                    "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
-                }
-                for key in keys
-            ]
-        )
+        from clearance.identity.key_views import KeyOut  # noqa: PLC0415
+
+        print_models(KeyOut.model_validate(key) for key in keys)
         return
-    table = Table("id", "org", "key starts", "models", "expires", "revoked", "last used")
-    for key in keys:
-        table.add_row(
-            key.id,
-            key.org_id,
-            f"{key.lookup}…",
-            ",".join(key.models) if key.models is not None else "(all)",
-            key.expires_at.isoformat(timespec="seconds") if key.expires_at else "never",
-            key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "no",
-            key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "-",
-        )
-    console.print(table)
+    print_table(
+        ("id", "org", "key starts", "models", "expires", "revoked", "last used"),
+        [
+            (
+                key.id,
+                key.org_id,
+                f"{key.lookup}…",
+                ",".join(key.models) if key.models is not None else "(all)",
+                when(key.expires_at, "never"),
+                when(key.revoked_at, "no"),
+                when(key.last_used_at, "-"),
+            )
+            for key in keys
+        ],
+    )

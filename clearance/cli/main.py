@@ -1,56 +1,113 @@
-"""The ``clearance`` command: every operator action, scriptable."""
+"""The ``clearance`` command: every operator action, scriptable.
+
+Each command's module is imported only when that command runs (or its help is
+shown): ``clearance orgs list`` never loads the web server, the policy compiler or the
+screening lists' name matching. Only ``clearance --help`` imports them all, to list
+them.
+"""
 
 from __future__ import annotations
 
-import typer
+import importlib
+from collections.abc import Iterator, MutableMapping
+from typing import Any
 
-from clearance.cli.accounts import operators_app
-from clearance.cli.alerts import alerts_app
-from clearance.cli.audit import audit_app
-from clearance.cli.cases import cases_app
-from clearance.cli.enforcement import enforcement_app
-from clearance.cli.identity import keys_app, orgs_app
-from clearance.cli.members import end_users_app, entitlements_app, members_app, services_app
-from clearance.cli.monitor import monitor_app
-from clearance.cli.policy import apply_program_command, export_program_command, policy_app
-from clearance.cli.registry import models_app
-from clearance.cli.screening import screening_app, terms_app
-from clearance.cli.setup import db_upgrade_command, demo_command, init_command, serve_command
-from clearance.cli.vetting import applications_app
+import typer
+from typer.core import TyperGroup
+
+COMMANDS: dict[str, str] = {
+    "init": "clearance.cli.setup:init_command",
+    "serve": "clearance.cli.setup:serve_command",
+    "demo": "clearance.cli.setup:demo_command",
+    "login": "clearance.cli.login:login_command",
+    "logout": "clearance.cli.login:logout_command",
+    "models": "clearance.cli.registry:models_app",
+    "orgs": "clearance.cli.identity:orgs_app",
+    "keys": "clearance.cli.identity:keys_app",
+    "members": "clearance.cli.members:members_app",
+    "service-accounts": "clearance.cli.members:services_app",
+    "end-users": "clearance.cli.members:end_users_app",
+    "entitlements": "clearance.cli.members:entitlements_app",
+    "operators": "clearance.cli.accounts:operators_app",
+    "usage": "clearance.cli.usage:usage_app",
+    "cases": "clearance.cli.cases:cases_app",
+    "alerts": "clearance.cli.alerts:alerts_app",
+    "enforcement": "clearance.cli.enforcement:enforcement_app",
+    "monitor": "clearance.cli.monitor:monitor_app",
+    "audit": "clearance.cli.audit:audit_app",
+    "policy": "clearance.cli.policy:policy_app",
+    "applications": "clearance.cli.vetting:applications_app",
+    "screening": "clearance.cli.screening:screening_app",
+    "terms": "clearance.cli.screening:terms_app",
+    "apply": "clearance.cli.policy:apply_program_command",
+    "export": "clearance.cli.policy:export_program_command",
+    "db": "clearance.cli.database:db_app",
+}
+"""Every top-level command, in the order help lists them: ``module:attribute``, a
+``typer.Typer`` (a group) or a command function."""
+
+
+def load(name: str) -> Any:
+    """The click command ``name`` is, built by typer exactly as ``add_typer`` or
+    ``command`` would have built it, from its module imported now."""
+    module, _, attribute = COMMANDS[name].partition(":")
+    target = getattr(importlib.import_module(module), attribute)
+    holder = typer.Typer(add_completion=False, rich_markup_mode=None)
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    holder.callback()(lambda: None)  # always a group, whatever it holds
+    return typer.main.get_group(holder).commands[name]
+
+
+class LazyCommands(MutableMapping[str, Any]):
+    """A group's subcommands by name, the lazy ones (``COMMANDS``) loaded when first
+    looked up. Iterating lists every name, in ``COMMANDS`` order after any added
+    eagerly; listing the items (help, a walk over every command) loads them all."""
+
+    def __init__(self, eager: MutableMapping[str, Any]) -> None:
+        self._loaded = dict(eager)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._loaded and name in COMMANDS:
+            self._loaded[name] = load(name)
+        return self._loaded[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._loaded or name in COMMANDS
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._loaded
+        yield from (name for name in COMMANDS if name not in self._loaded)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+
+class LazyGroup(TyperGroup):
+    """The top-level group: its subcommands are imported when first asked for."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands(self.commands)
+
 
 app = typer.Typer(
     name="clearance",
+    cls=LazyGroup,
     help="Clearance: a trusted-access gateway and control plane for restricted AI models.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.command("init")(init_command)
-app.command("serve")(serve_command)
-app.command("demo")(demo_command)
-app.add_typer(models_app, name="models")
-app.add_typer(orgs_app, name="orgs")
-app.add_typer(keys_app, name="keys")
-app.add_typer(members_app, name="members")
-app.add_typer(services_app, name="service-accounts")
-app.add_typer(end_users_app, name="end-users")
-app.add_typer(entitlements_app, name="entitlements")
-app.add_typer(operators_app, name="operators")
-app.add_typer(cases_app, name="cases")
-app.add_typer(alerts_app, name="alerts")
-app.add_typer(enforcement_app, name="enforcement")
-app.add_typer(monitor_app, name="monitor")
-app.add_typer(audit_app, name="audit")
-app.add_typer(policy_app, name="policy")
-app.add_typer(applications_app, name="applications")
-app.add_typer(screening_app, name="screening")
-app.add_typer(terms_app, name="terms")
-app.command("apply")(apply_program_command)
-app.command("export")(export_program_command)
-
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-db_app.command("upgrade")(db_upgrade_command)
-app.add_typer(db_app, name="db")
+app.callback()(lambda: None)  # a group even before any subcommand is loaded
 
 
 def run() -> None:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from clearance.accounts.permissions import Permission as P
 from clearance.cli.common import (
@@ -15,12 +14,17 @@ from clearance.cli.common import (
     OutputOption,
     console,
     print_json,
+    print_models,
+    print_table,
     settings_for,
+    when,
     with_caller,
 )
-from clearance.container import Services
 from clearance.identity.models import Entitlement, MemberRole, Status, Verification
 from clearance.limits.models import parse_assignments
+
+if TYPE_CHECKING:
+    from clearance.container import Services
 
 members_app = typer.Typer(help="People in organizations.", no_args_is_help=True)
 services_app = typer.Typer(help="Organizations' service accounts.", no_args_is_help=True)
@@ -59,24 +63,17 @@ def members_list(org: Org, data_dir: DataDir = None, output: OutputOption = Outp
     """List an organization's members."""
     members = with_caller(settings_for(data_dir), P.MEMBERS_READ, lambda s, c: s.members.list(org))
     if output is Output.JSON:
-        print_json(
-            [
-                {
-                    "id": m.id,
-                    "name": m.name,
-                    "email": m.email,
-                    "role": m.role,
-                    "verification": m.verification,
-                    "status": m.status,
-                }
-                for m in members
-            ]
-        )
+        from clearance.identity.views import MemberOut  # noqa: PLC0415
+
+        print_models(MemberOut.model_validate(m) for m in members)
         return
-    table = Table("id", "name", "email", "role", "verification", "status")
-    for m in members:
-        table.add_row(m.id, m.name, m.email, m.role.value, m.verification.value, m.status.value)
-    console.print(table)
+    print_table(
+        ("id", "name", "email", "role", "verification", "status"),
+        [
+            (m.id, m.name, m.email, m.role.value, m.verification.value, m.status.value)
+            for m in members
+        ],
+    )
 
 
 @members_app.command("verify")
@@ -136,15 +133,20 @@ def services_add(
 
 
 @services_app.command("list")
-def services_list(org: Org, data_dir: DataDir = None) -> None:
+def services_list(org: Org, data_dir: DataDir = None, output: OutputOption = Output.TEXT) -> None:
     """List an organization's service accounts."""
     accounts = with_caller(
         settings_for(data_dir), P.MEMBERS_READ, lambda s, c: s.service_accounts.list(org)
     )
-    table = Table("id", "name", "status", "created")
-    for a in accounts:
-        table.add_row(a.id, a.name, a.status.value, a.created_at.isoformat(timespec="seconds"))
-    console.print(table)
+    if output is Output.JSON:
+        from clearance.identity.views import ServiceAccountOut  # noqa: PLC0415
+
+        print_models(ServiceAccountOut.model_validate(a) for a in accounts)
+        return
+    print_table(
+        ("id", "name", "status", "created"),
+        [(a.id, a.name, a.status.value, when(a.created_at)) for a in accounts],
+    )
 
 
 @end_users_app.command("list")
@@ -154,17 +156,14 @@ def end_users_list(org: Org, data_dir: DataDir = None, output: OutputOption = Ou
         settings_for(data_dir), P.END_USERS_READ, lambda s, c: s.end_users.list(org)
     )
     if output is Output.JSON:
-        print_json([{"id": u.id, "user": u.external_id, "status": u.status} for u in users])
+        from clearance.identity.views import EndUserOut  # noqa: PLC0415
+
+        print_models(EndUserOut.model_validate(u) for u in users)
         return
-    table = Table("user", "status", "first seen", "last seen")
-    for u in users:
-        table.add_row(
-            u.external_id,
-            u.status.value,
-            u.first_seen.isoformat(timespec="seconds"),
-            u.last_seen.isoformat(timespec="seconds"),
-        )
-    console.print(table)
+    print_table(
+        ("user", "status", "first seen", "last seen"),
+        [(u.external_id, u.status.value, when(u.first_seen), when(u.last_seen)) for u in users],
+    )
 
 
 def _end_user_status(verb: str, status: Status) -> None:
@@ -249,19 +248,28 @@ def entitlements_revoke(
 def entitlements_list(
     org: Annotated[str | None, typer.Option(help="Organization name or id.")] = None,
     data_dir: DataDir = None,
+    output: OutputOption = Output.TEXT,
 ) -> None:
     """List entitlements."""
     found = with_caller(
         settings_for(data_dir), P.ENTITLEMENTS_READ, lambda s, c: s.entitlements.list(org)
     )
-    table = Table("id", "org", "model", "purposes", "expires", "revoked")
-    for e in found:
-        table.add_row(
-            e.id,
-            e.org_id,
-            e.model,
-            ",".join(e.purposes) or "-",
-            e.expires_at.isoformat(timespec="seconds") if e.expires_at else "never",
-            "yes" if e.revoked_at else "no",
-        )
-    console.print(table)
+    if output is Output.JSON:
+        from clearance.identity.key_views import EntitlementOut  # noqa: PLC0415
+
+        print_models(EntitlementOut.model_validate(e) for e in found)
+        return
+    print_table(
+        ("id", "org", "model", "purposes", "expires", "revoked"),
+        [
+            (
+                e.id,
+                e.org_id,
+                e.model,
+                ",".join(e.purposes) or "-",
+                when(e.expires_at, "never"),
+                "yes" if e.revoked_at else "no",
+            )
+            for e in found
+        ],
+    )

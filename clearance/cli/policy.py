@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
-from rich.table import Table
+from rich.text import Text
 
 from clearance import yamlfile
 from clearance.accounts.permissions import Permission as P
@@ -18,17 +18,20 @@ from clearance.cli.common import (
     console,
     fail,
     print_json,
+    print_table,
     reported_errors,
     settings_for,
     with_caller,
 )
-from clearance.container import Services
 from clearance.errors import InvalidInput
 from clearance.policy.authorizer import Question
 from clearance.policy.engine import default_files, load_schema
 from clearance.policy.source import PolicyError, compile_policies
 from clearance.policy.testing import run_file
 from clearance.program.document import parse, read_policy_dir
+
+if TYPE_CHECKING:
+    from clearance.container import Services
 
 policy_app = typer.Typer(help="The authorization policy set (Cedar).", no_args_is_help=True)
 
@@ -131,14 +134,14 @@ def run_tests_command(
         except PolicyError as exc:
             raise fail(f"invalid policy: {exc}") from None
         results = run_file(compiled, load_schema(), document)
-    table = Table("", "case", "decision", "by")
+    rows: list[tuple[Text | str, ...]] = []
     for result in results:
-        mark = "[green]✓[/green]" if result.passed else "[red]✗[/red]"
+        mark = Text("✓", "green") if result.passed else Text("✗", "red")
         decided = "allow" if result.decision.allowed else f"deny ({result.decision.code})"
-        table.add_row(mark, result.name, decided, ", ".join(result.decision.policies))
+        rows.append((mark, result.name, decided, ", ".join(result.decision.policies)))
         if result.problem:
-            table.add_row("", f"  [red]{result.problem}[/red]", "", "")
-    console.print(table)
+            rows.append(("", Text(f"  {result.problem}", "red"), "", ""))
+    print_table(("", "case", "decision", "by"), rows)
     failed = sum(not r.passed for r in results)
     if failed:
         raise fail(f"{failed} of {len(results)} cases failed")

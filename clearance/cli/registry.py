@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from clearance.accounts.permissions import Permission as P
 from clearance.cli.common import (
@@ -14,6 +13,8 @@ from clearance.cli.common import (
     OutputOption,
     console,
     print_json,
+    print_models,
+    print_table,
     settings_for,
     with_caller,
 )
@@ -73,6 +74,13 @@ def models_add(
         typer.Option(help="Required safeguard: inline_screening, output_screening (repeatable)."),
     ] = None,
     min_org_tier: Annotated[int, typer.Option(min=1, max=3, help="Lowest organization tier.")] = 1,
+    content_type: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A content part type to pass through beyond the API's own, screened like "
+            "any text (repeatable)."
+        ),
+    ] = None,
     data_dir: DataDir = None,
     output: OutputOption = Output.TEXT,
 ) -> None:
@@ -93,6 +101,7 @@ def models_add(
         jurisdiction=jurisdiction,
         safeguards=tuple(safeguard or ()),
         min_org_tier=min_org_tier,
+        content_types=tuple(content_type or ()),
     )
     model = with_caller(
         settings_for(data_dir), P.MODELS_WRITE, lambda s, c: s.models.add(c.actor, name, spec)
@@ -111,19 +120,14 @@ def models_list(data_dir: DataDir = None, output: OutputOption = Output.TEXT) ->
     """List registered models."""
     models = with_caller(settings_for(data_dir), P.MODELS_READ, lambda s, c: s.models.list())
     if output is Output.JSON:
-        print_json(
-            [
-                {
-                    "id": m.id,
-                    "name": m.name,
-                    "upstream_url": m.upstream_url,
-                    "upstream_model": m.upstream_model,
-                }
-                for m in models
-            ]
-        )
+        from clearance.registry.views import ModelOut  # noqa: PLC0415
+
+        print_models(ModelOut.of(m) for m in models)
         return
-    table = Table("id", "name", "upstream", "upstream model", "key from")
-    for m in models:
-        table.add_row(m.id, m.name, m.upstream_url, m.upstream_model, m.upstream_key_env or "-")
-    console.print(table)
+    print_table(
+        ("id", "name", "upstream", "upstream model", "key from"),
+        [
+            (m.id, m.name, m.upstream_url, m.upstream_model, m.upstream_key_env or "-")
+            for m in models
+        ],
+    )

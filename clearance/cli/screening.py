@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from clearance.accounts.permissions import Permission as P
 from clearance.cli.common import (
@@ -18,7 +16,9 @@ from clearance.cli.common import (
     console,
     fail,
     print_json,
+    print_table,
     settings_for,
+    when,
     with_caller,
 )
 from clearance.screening.entries import ListFormatError
@@ -91,16 +91,19 @@ def check(
     if not matches:
         console.print("No candidate matches.")
         return
-    table = Table("score", "matched", "entry", "list", "why")
-    for match in matches:
-        table.add_row(
-            f"{match.score:.2f}",
-            Text(match.matched_name),
-            f"{match.entry.source}:{match.entry.entry_id}",
-            Text(match.entry.list_name),
-            Text("; ".join(match.why)),
-        )
-    console.print(table)
+    print_table(
+        ("score", "matched", "entry", "list", "why"),
+        [
+            (
+                f"{match.score:.2f}",
+                match.matched_name,
+                f"{match.entry.source}:{match.entry.entry_id}",
+                match.entry.list_name,
+                "; ".join(match.why),
+            )
+            for match in matches
+        ],
+    )
 
 
 @screening_app.command("lists")
@@ -112,17 +115,20 @@ def lists(data_dir: DataDir = None, output: OutputOption = Output.TEXT) -> None:
     if output is Output.JSON:
         print_json(snapshots)
         return
-    table = Table("id", "format", "file", "entries", "sha256", "imported")
-    for snap in snapshots:
-        table.add_row(
-            str(snap["id"]),
-            str(snap["format"]),
-            Text(str(snap["file_name"])),
-            str(snap["entries"]),
-            str(snap["sha256"])[:16],
-            str(snap["imported_at"]),
-        )
-    console.print(table)
+    print_table(
+        ("id", "format", "file", "entries", "sha256", "imported"),
+        [
+            (
+                str(snap["id"]),
+                str(snap["format"]),
+                str(snap["file_name"]),
+                str(snap["entries"]),
+                str(snap["sha256"]),
+                str(snap["imported_at"]),
+            )
+            for snap in snapshots
+        ],
+    )
 
 
 @screening_app.command("hits")
@@ -141,18 +147,21 @@ def hits(
     if output is Output.JSON:
         print_json([h.document() for h in found])
         return
-    table = Table("id", "application", "subject", "name", "matched", "score", "status")
-    for hit in found:
-        table.add_row(
-            hit.id,
-            hit.application_id,
-            hit.subject,
-            Text(hit.subject_name),
-            Text(hit.entry_name),
-            f"{hit.score:.2f}",
-            hit.status,
-        )
-    console.print(table)
+    print_table(
+        ("id", "application", "subject", "name", "matched", "score", "status"),
+        [
+            (
+                hit.id,
+                hit.application_id,
+                hit.subject,
+                hit.subject_name,
+                hit.entry_name,
+                f"{hit.score:.2f}",
+                hit.status,
+            )
+            for hit in found
+        ],
+    )
 
 
 @screening_app.command("adjudicate")
@@ -180,10 +189,10 @@ def alerts(data_dir: DataDir = None, output: OutputOption = Output.TEXT) -> None
     if output is Output.JSON:
         print_json([a.document() for a in found])
         return
-    for alert in found:
-        console.print(
-            f"{alert.id} [{alert.severity}] {alert.summary}", highlight=False, markup=False
-        )
+    print_table(
+        ("id", "raised", "severity", "application", "summary"),
+        [(a.id, when(a.created_at), a.severity, a.application_id or "-", a.summary) for a in found],
+    )
 
 
 @terms_app.command("publish")

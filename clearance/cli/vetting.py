@@ -5,14 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from clearance import yamlfile
-from clearance.accounts.models import Caller
 from clearance.accounts.permissions import Permission
 from clearance.accounts.permissions import Permission as P
 from clearance.cli.common import (
@@ -22,13 +19,18 @@ from clearance.cli.common import (
     console,
     fail,
     print_json,
+    print_table,
     settings_for,
+    when,
     with_caller,
 )
-from clearance.container import Services
 from clearance.errors import ClearanceError
 from clearance.limits.models import parse_assignments
-from clearance.vetting.models import Application
+
+if TYPE_CHECKING:
+    from clearance.accounts.models import Caller
+    from clearance.container import Services
+    from clearance.vetting.models import Application
 
 applications_app = typer.Typer(
     help="Applications for access: intake, review, decision.", no_args_is_help=True
@@ -82,10 +84,10 @@ def list_applications(
     if output is Output.JSON:
         print_json([app.document() for app in apps])
         return
-    table = Table("id", "organization", "status", "submitted")
-    for app in apps:
-        table.add_row(app.id, Text(app.form.legal_name), app.status.value, str(app.submitted_at))
-    console.print(table)
+    print_table(
+        ("id", "organization", "status", "submitted"),
+        [(app.id, app.form.legal_name, app.status.value, when(app.submitted_at)) for app in apps],
+    )
 
 
 @applications_app.command("show")

@@ -6,8 +6,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 
 from clearance import __version__
-from clearance.accounts.web import EnrolIn, LoginIn, PasswordIn, SignInOut, answer, source_ip
+from clearance.accounts.web import (
+    EnrolIn,
+    MemberLoginIn,
+    PasswordIn,
+    SignInOut,
+    answer,
+    source_ip,
+)
 from clearance.admin import errors
+from clearance.admin.reference import reference_route
 from clearance.container import Services
 from clearance.errors import NotAllowed, NotFound
 from clearance.identity.key_views import (
@@ -33,9 +41,11 @@ def portal_router(services: Services) -> APIRouter:
     logins, members, keys = services.logins, services.members, services.keys
 
     @router.post("/auth/login", tags=["portal auth"])
-    async def login(body: LoginIn, request: Request, response: Response) -> SignInOut:
+    async def login(body: MemberLoginIn, request: Request, response: Response) -> SignInOut:
+        """Sign in with your e-mail address, password and authenticator code; the first
+        time, answers ``enrolment_required`` with a TOTP secret and a ticket instead."""
         result = await logins.sign_in(
-            "member", body.name, body.password, body.totp, source_ip(request)
+            "member", body.email.strip(), body.password, body.totp, source_ip(request)
         )
         return answer(result, response, PORTAL_COOKIE, COOKIE_PATH)
 
@@ -116,9 +126,10 @@ def build_portal_app(services: Services) -> FastAPI:
         title="Clearance organization portal API",
         version=__version__,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # Swagger UI comes from a CDN: the page below needs nothing
         redoc_url=None,
     )
+    app.add_route("/docs", reference_route(app.openapi, "openapi.json"), include_in_schema=False)
     errors.install(app)
     app.include_router(portal_router(services), prefix="/v1")
     return app

@@ -95,7 +95,7 @@ async def test_keys_stay_within_the_entitlements(officer: tuple[InProcess, str])
         json={"model": "model-a", "messages": [{"role": "user", "content": "hi"}]},
         headers=ip.as_key(made.json()["key"]),
     )
-    assert works.status_code == 200
+    assert works.status_code == 200, works.text
     for body in ({"models": ["model-b"]}, {"models": ["model-a"], "purposes": ["bio"]}):
         refused = await ip.client.post("/portal/v1/keys", json=body, headers=h)
         assert refused.status_code == 403, body
@@ -129,3 +129,47 @@ async def test_the_portal_needs_a_session(officer: tuple[InProcess, str]) -> Non
     assert response.status_code == 401
     operator = await ip.client.get("/portal/v1/keys", headers=ip.as_operator(ip.admin_token))
     assert operator.status_code == 401  # operator tokens are not portal sessions
+
+
+async def test_members_sign_in_with_their_email(tmp_path: Path) -> None:
+    """The portal's sign-in field is ``email`` (what a member's account is keyed by);
+    ``name``, its old name, still works; a wrong one says which was wrong."""
+    async with in_process(tmp_path / "data") as ip:
+        s = ip.services
+        await s.organizations.add_direct(ACTOR, "Org", "US", "test")
+        _, password = await s.members.add(
+            ACTOR, "Org", "Olga", "Olga@Org.example", MemberRole.OFFICER
+        )
+        assert password is not None
+        first = await ip.client.post(
+            "/portal/v1/auth/login", json={"email": " olga@org.EXAMPLE ", "password": password}
+        )
+        assert first.json()["status"] == "enrolment_required", first.text
+        secret = first.json()["totp_secret"]
+        enrolled = await ip.client.post(
+            "/portal/v1/auth/enrol",
+            json={"ticket": first.json()["ticket"], "totp": totp.code_at(secret, ip.clock.now())},
+        )
+        assert enrolled.json()["status"] == "signed_in"
+
+        ip.clock.advance(seconds=30)  # the next code: each works once
+        code = totp.code_at(secret, ip.clock.now())
+        by_old_name = await ip.client.post(
+            "/portal/v1/auth/login",
+            json={"name": "olga@org.example", "password": password, "totp": code},
+        )
+        assert by_old_name.json()["status"] == "signed_in", by_old_name.text
+        assert (await ip.client.get("/portal/v1/me")).json()["email"] == "olga@org.example"
+
+        both = await ip.client.post(
+            "/portal/v1/auth/login",
+            json={"email": "olga@org.example", "name": "olga@org.example", "password": password},
+        )
+        assert (both.status_code, both.json()["error"]["param"]) == (400, "name")
+        wrong = await ip.client.post(
+            "/portal/v1/auth/login", json={"email": "olga@org.example", "password": "nope"}
+        )
+        assert wrong.status_code == 401
+        assert wrong.json()["error"]["message"] == "Wrong e-mail address or password."
+        schema = (await ip.client.get("/portal/openapi.json")).json()["components"]["schemas"]
+        assert set(schema["MemberLoginIn"]["required"]) == {"email", "password"}

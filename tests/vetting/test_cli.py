@@ -91,4 +91,4 @@ def test_import_submit_screen_reject_and_appeal(tmp_path: Path, upstream_url: st
     assert shown["status"] == "rejected"
     assert [row["action"] for row in shown["history"]][-2:] == ["reject", "appeal_filed"]
     refused = cli("applications", "approve", submitted["id"], check=False)
-    assert "error: the admin role may not do this (needs applications:approve)" in refused
+    assert "error: The admin role may not do this (needs applications:approve)" in refused
