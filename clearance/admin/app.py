@@ -12,6 +12,7 @@ from clearance import __version__
 from clearance.accounts.views import accounts_router
 from clearance.admin import errors
 from clearance.admin.auth import AdminAuth
+from clearance.admin.reference import reference_route
 from clearance.audit.views import audit_router
 from clearance.container import Services
 from clearance.identity.key_views import keys_router
@@ -29,9 +30,10 @@ def build_admin_app(services: Services) -> FastAPI:
         title="Clearance admin API",
         version=__version__,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # Swagger UI comes from a CDN: the page below needs nothing
         redoc_url=None,
     )
+    app.add_route("/docs", reference_route(app.openapi, "openapi.json"), include_in_schema=False)
     errors.install(app)
     auth = AdminAuth(services.operators, services.logins)
     s = services
