@@ -65,10 +65,11 @@ class PolicyStore:
         return compile_policies(files, self.schema)
 
     async def apply(self, actor: str, files: Mapping[str, str]) -> PolicyVersion | None:
-        """Make ``files`` the policy set in force; None if it already is."""
+        """Make ``files`` the policy set in force; None if it already is (the shipped
+        defaults included: a no-op writes nothing, not even an empty audit entry)."""
         compiled = self.compile(files)
         current = await self.active()
-        if self.compile(current.files).digest == compiled.digest and current.version:
+        if self.compile(current.files).digest == compiled.digest:
             return None
         version = current.version + 1
         async with self._db.transaction() as conn:

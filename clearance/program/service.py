@@ -90,10 +90,7 @@ class ProgramService:
         if program.policies is not None:
             compiled = self._policies.compile(program.policies)
             active = await self._policies.active()
-            if (
-                active.version == 0
-                or self._policies.compile(active.files).digest != compiled.digest
-            ):
+            if self._policies.compile(active.files).digest != compiled.digest:
                 changes.append(
                     Change("policies", "", "\n" + unified_diff(active.files, program.policies))
                 )

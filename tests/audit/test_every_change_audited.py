@@ -84,6 +84,10 @@ COMPOUND_COMMANDS = {
     "applications revetting": "application.step",  # none when nothing is due
     "enforcement take": "enforcement.taken",  # then the notifications sent
     "enforcement reverse": "enforcement.reversed",  # the reinstatement first, if any
+    # Signs in (after enrolling TOTP the first time), issues the CLI's token, ends the
+    # session; logout revokes the token (both run in tests/cli/test_login.py).
+    "login": "account.signed_in",
+    "logout": "operator.token_revoked",
 }
 # Commands that change no audited state: reads, serving, the throwaway demo, schema
 # upgrades, and `audit checkpoint`, which signs what the log already holds.
@@ -127,6 +131,8 @@ UNAUDITED_COMMANDS = {
     "screening lists",
     "screening hits",
     "screening alerts",
+    "usage list",
+    "usage show",
 }
 
 
@@ -325,6 +331,10 @@ def test_each_cli_command_leaves_exactly_one_entry(tmp_path: Path) -> None:
     cli.run("orgs revoke", "Org", "--reason", "terms breached")
     policies = cli.data.parent / "policies"
     cli.run("policy defaults", str(policies))
+    (policies / "50-no-embeddings.cedar").write_text(  # a change: the defaults are in force
+        '@id("no-embeddings")\n@code("access_denied")\n'
+        'forbid (principal, action == Clearance::Action::"embed", resource);\n'
+    )
     cli.run("policy validate", str(policies))
     cli.run("policy apply", str(policies))
     cli.run("policy export", str(cli.data.parent / "exported"))
@@ -353,6 +363,7 @@ def test_each_cli_command_leaves_exactly_one_entry(tmp_path: Path) -> None:
     cli.run("applications appeal", app_id, "--grounds", "documents attached")
     skip = {"serve", "demo", "audit verify", "audit prove", "audit show"}
     skip |= {"monitor classify"}  # reads a file, needs no installation (tests/content)
+    skip |= {"usage show"}  # needs a request id (tests/cli/test_usage.py)
     skip |= {c for c in UNAUDITED_COMMANDS if c.startswith("policy ")} | {"export"}
     for read_only in sorted(UNAUDITED_COMMANDS - skip):
         args = {
