@@ -7,8 +7,9 @@ import asyncio
 import contextlib
 import gc
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -20,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clearance.admin.app import build_admin_app
 from clearance.audit.publish import LogPublisher
+from clearance.bodylimit import BodyLimit, body_limits
 from clearance.container import Services, build_services, purge_monitoring
 from clearance.gateway.asgi import Gateway
 from clearance.gateway.clientip import ClientAddress
@@ -33,6 +35,7 @@ from clearance.gateway.stages.limit import Limit
 from clearance.gateway.stages.parse import Parse
 from clearance.gateway.stages.screen import Screen, TextSink
 from clearance.logs import configure_logging
+from clearance.monitoring.health import MonitorWatch
 from clearance.portal.views import build_portal_app
 from clearance.requestid import RequestIdMiddleware
 from clearance.settings import Settings, load_settings
@@ -143,9 +146,50 @@ async def purging_forever(services: Services) -> None:
         await asyncio.sleep(PURGE_INTERVAL)
 
 
+def monitor_watch(services: Services) -> MonitorWatch | None:
+    settings = services.settings
+    if not settings.monitor_enabled:
+        return None
+    return MonitorWatch(
+        services.db,
+        services.clock,
+        services.alerts,
+        services.monitor_process,
+        settings.monitor_max_lag,
+        services.metrics.registry,
+    )
+
+
+def readiness(services: Services, watch: MonitorWatch | None) -> Callable[[Request], Any]:
+    """``/readyz``: 200 only if this instance can do its job, else 503 with the reasons
+    (a load balancer then takes it out)."""
+
+    async def readyz(_request: Request) -> Response:
+        """Ready only if this instance can do its job: its view of keys and models is
+        current, and usage is being monitored (its monitor runs and keeps up)."""
+        stale = services.watcher.stale_for()
+        problems = []
+        if stale > MAX_STATE_STALENESS:
+            problems.append(f"the access state is {stale:.1f} s old")
+        body: dict[str, object] = {"state_age_seconds": round(stale, 3)}
+        if watch is not None:
+            health = watch.state
+            body["monitor"] = {
+                "running": health.running,
+                "lag_seconds": round(health.lag_seconds, 3),
+            }
+            if health.problem is not None:
+                problems.append(health.problem)
+        body = {"status": "not_ready" if problems else "ready", "problems": problems, **body}
+        return JSONResponse(body, 503 if problems else 200)
+
+    return readyz
+
+
 def build_app(services: Services) -> ASGIApp:
     gateway = build_gateway(services)
     admin = build_admin_app(services)
+    watch = monitor_watch(services)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -169,11 +213,14 @@ def build_app(services: Services) -> ASGIApp:
         if services.monitor_process is not None:
             tasks.append(asyncio.create_task(services.monitor_process.run(), name="monitor"))
         elif services.settings.monitor_enabled:
-            tasks.append(
-                asyncio.create_task(
-                    services.monitor.run(services.settings.monitor_interval), name="monitor"
-                )
+            task = asyncio.create_task(
+                services.monitor.run(services.settings.monitor_interval), name="monitor"
             )
+            if watch is not None:
+                watch.attach(task)
+            tasks.append(task)
+        if watch is not None:
+            tasks.append(asyncio.create_task(watch.run(), name="monitor-health"))
         try:
             yield
         finally:
@@ -194,11 +241,7 @@ def build_app(services: Services) -> ASGIApp:
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    async def readyz(_request: Request) -> Response:
-        stale = services.watcher.stale_for()
-        ready = stale <= MAX_STATE_STALENESS
-        body = {"status": "ready" if ready else "stale", "state_age_seconds": round(stale, 3)}
-        return JSONResponse(body, 200 if ready else 503)
+    readyz = readiness(services, watch)
 
     async def not_found(request: Request, _exc: Exception) -> Response:
         error = GatewayError(404, "not_found", f"No route for {request.method} {request.url.path}")
@@ -227,7 +270,10 @@ def build_app(services: Services) -> ASGIApp:
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: not_allowed, Exception: internal_error},
     )
-    return Root(gateway, RequestIdMiddleware(app))
+    # Bodies are limited here, inside the request id (a 413 carries one too); the
+    # gateway limits its own, with no middleware on its path.
+    control = BodyLimit(app, body_limits(services.settings))
+    return Root(gateway, RequestIdMiddleware(control))
 
 
 def create_app() -> ASGIApp:

@@ -50,7 +50,7 @@ def lower(nice: int) -> None:
 def make_way() -> None:
     """Move this process into Linux's idle scheduling class (called when it takes the
     monitor's lease, with ``monitor_idle_priority``). A monitor standing by stays as it
-    is: the texts it hands over must reach the holder within ``TEXT_WAIT``."""
+    is: the texts it hands over must reach the holder within ``monitor_text_wait``."""
     try:
         threads = os.listdir("/proc/self/task")  # threads started later inherit the class
         for thread in threads:

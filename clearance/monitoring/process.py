@@ -9,8 +9,8 @@ The gateway hands each request's text over as it screens it (``put``): texts are
 gathered for ``FLUSH_EVERY`` and written to the monitor's standard input as one frame
 (see ``frames.py``) — one write for many requests. The monitor reads its input into
 its feed, where the record of the request finds the text; a recent record whose text
-has not arrived waits for it up to ``TEXT_WAIT`` after the monitor first read it
-(records with no text — refused before screening, or served by another process —
+has not arrived waits for it up to ``monitor_text_wait`` seconds after the monitor first
+read it (records with no text — refused before screening, or served by another process —
 wait that long too, nothing else does).
 
 When the monitor process exits it is started again (after 1 s, doubling up to 30 s
@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import sys
 import time
-from datetime import timedelta
 
 import structlog
 
@@ -39,7 +38,6 @@ FLUSH_EVERY = 0.01
 """Seconds texts are gathered before they are written to the monitor."""
 FLUSH_CHARS = 1_000_000
 """Characters gathered that are written at once."""
-TEXT_WAIT = timedelta(seconds=1)
 MAX_PENDING = 64 * 2**20
 """Bytes waiting in the pipe beyond which texts are not handed over."""
 STOP_WAIT = 30.0
@@ -47,6 +45,8 @@ STOP_WAIT = 30.0
 RESTART_FIRST, RESTART_MAX = 1.0, 30.0
 HEALTHY_AFTER = 60.0
 """A monitor that ran this long before exiting is restarted after the first delay."""
+SETTLED_AFTER = 10.0
+"""A monitor started again after failing counts as running once it has run this long."""
 
 
 class MonitorProcess:
@@ -59,6 +59,24 @@ class MonitorProcess:
         self.undelivered = 0
         """Texts not handed over (the monitor was down, or far behind)."""
         self.starts = 0
+        self.failures = 0
+        """Exits in a row, each before ``HEALTHY_AFTER`` (a monitor that keeps failing)."""
+        self.last_exit: str | None = None
+        self._up_since: float | None = None
+
+    def problem(self) -> str | None:
+        """Why the monitor is not running now, or None if it is: not started yet,
+        exited, or started again after failing and not yet settled."""
+        if self._process is None or self._process.returncode is not None:
+            if self.last_exit is None:
+                return "the monitor process has not started"
+            return f"the monitor process exited ({self.last_exit}); restarting"
+        if self.failures and time.monotonic() - (self._up_since or 0.0) < SETTLED_AFTER:
+            return (
+                f"the monitor process keeps exiting ({self.failures} times in a row, "
+                f"last: {self.last_exit})"
+            )
+        return None
 
     @property
     def pid(self) -> int | None:
@@ -103,8 +121,12 @@ class MonitorProcess:
                 except OSError as exc:  # cannot start it (no memory, no file handles…)
                     code = f"not started: {exc}"
                 self._process = None
+                self.last_exit = f"exit status {code}" if isinstance(code, int) else code
                 if time.monotonic() - started > HEALTHY_AFTER:
                     delay = RESTART_FIRST
+                    self.failures = 0
+                else:
+                    self.failures += 1
                 log.error("monitor_process_exited", code=code, restart_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RESTART_MAX)
@@ -114,12 +136,17 @@ class MonitorProcess:
     async def _start_and_wait(self) -> int:
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
+            # -P: the working directory does not go first on sys.path, so a folder
+            # named "clearance" there (the parent of a clone, say) cannot shadow the
+            # installed package — the monitor once crash-looped on just that.
+            "-P",
             "-m",
             "clearance.monitoring.worker",
             stdin=asyncio.subprocess.PIPE,
             env=self._environment,
         )
         self.starts += 1
+        self._up_since = time.monotonic()
         log.info("monitor_process_started", pid=self._process.pid)
         return await self._process.wait()
 

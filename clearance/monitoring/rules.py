@@ -124,7 +124,7 @@ class RuleBook:
         due: list[Due] = []
         for rule in self._rules:
             target = rule.target(finding)
-            if rule.detector != finding.detector or target is None:
+            if rule.detector != finding.detector or target is None or finding.org_id is None:
                 continue
             subject = (rule.name, finding.org_id, target)
             times = self._seen.get(subject)

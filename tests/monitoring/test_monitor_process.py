@@ -179,7 +179,9 @@ def test_with_two_workers_the_monitor_holding_the_lease_reads_every_text(
     standing by hands its texts over (sealed, through the database), so the deep stage
     reads the text of every request, whichever worker served it. (On PostgreSQL, as
     replicas would be; ``test_handoff.py`` covers the handoff on both backends.)"""
-    with serving(tmp_path, setup_for(upstream_url), workers=2, env=postgres) as live:
+    # Every text must arrive, however loaded the machine: a late one is waited for.
+    env = {**postgres, "CLEARANCE_MONITOR_TEXT_WAIT": "30"}
+    with serving(tmp_path, setup_for(upstream_url), workers=2, env=env) as live:
 
         def ask_fresh(n: int) -> None:  # a new connection each: both workers serve
             with httpx.Client(timeout=10) as client:

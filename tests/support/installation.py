@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.processes import PYTHON, clearance, free_port, running
+from tests.support.processes import CONSOLE_SCRIPT, PYTHON, clearance, free_port, running
 
 Cli = Callable[..., str]
 Setup = Callable[[Cli], str]
@@ -79,16 +79,23 @@ def install(root: Path, setup: Setup | None = None, env: dict[str, str] | None =
 
 @contextmanager
 def serve(
-    installed: Installed, log: Path, workers: int = 1, env: dict[str, str] | None = None
+    installed: Installed,
+    log: Path,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[Live]:
-    """``clearance serve`` on a free port until the block ends."""
+    """``clearance serve`` on a free port until the block ends (started as a user types
+    it, from ``cwd`` if given)."""
     port = free_port()
     dd = ("--data-dir", str(installed.data_dir))
+    command = [PYTHON, "-m", "clearance"] if cwd is None else [CONSOLE_SCRIPT]
     with running(
-        [PYTHON, "-m", "clearance", "serve", *dd, "--port", str(port), "--workers", str(workers)],
+        [*command, "serve", *dd, "--port", str(port), "--workers", str(workers)],
         f"http://127.0.0.1:{port}/healthz",
         log,
         env={**FAST_AUDIT, **(env or {})},
+        cwd=cwd,
     ) as process:
         yield Live(
             base_url=f"http://127.0.0.1:{port}",
@@ -103,10 +110,14 @@ def serve(
 
 @contextmanager
 def serving(
-    root: Path, setup: Setup | None = None, workers: int = 1, env: dict[str, str] | None = None
+    root: Path,
+    setup: Setup | None = None,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[Live]:
     """A new installation (see :func:`install`) served until the block ends."""
-    with serve(install(root, setup, env), root / "serve.log", workers, env) as live:
+    with serve(install(root, setup, env), root / "serve.log", workers, env, cwd) as live:
         yield live
 
 

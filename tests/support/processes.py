@@ -16,6 +16,8 @@ import httpx
 from tests.support.leakscan import SCANNER
 
 PYTHON = sys.executable
+CONSOLE_SCRIPT = str(Path(sys.executable).parent / "clearance")
+"""``clearance`` as a user types it (``python -m`` would read ``./clearance`` first)."""
 
 
 def free_port() -> int:
@@ -72,15 +74,20 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 3
 
 @contextmanager
 def running(
-    args: Sequence[str], ready_url: str, log: Path, env: dict[str, str] | None = None
+    args: Sequence[str],
+    ready_url: str,
+    log: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``args`` until the block ends; its output goes to ``log``."""
+    """Run ``args`` (in ``cwd``) until the block ends; its output goes to ``log``."""
     with log.open("wb") as out:
         process = subprocess.Popen(
             list(args),
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, **FAST_PASSWORDS, **(env or {})},
+            cwd=cwd,
         )
         try:
             wait_until_up(ready_url, process)

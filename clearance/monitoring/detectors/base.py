@@ -73,7 +73,9 @@ class UsageEvent:
 class Finding:
     detector: str
     severity: Severity
-    org_id: str
+    org_id: str | None
+    """None: a finding about the installation itself (its monitor's health), which no
+    enforcement rule acts on."""
     summary: str
     evidence: dict[str, Any] = field(default_factory=dict)
     """Facts only (counts, ids, countries, scores) — never request content."""
