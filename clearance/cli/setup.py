@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import shutil
+import signal
 import socket
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from types import FrameType
+from typing import Annotated, NoReturn
 
 import typer
 import uvicorn
@@ -21,6 +26,7 @@ from clearance.cli.common import (
     Output,
     OutputOption,
     console,
+    err_console,
     local_actor,
     print_json,
     reported_errors,
@@ -217,17 +223,70 @@ async def _load_demo(services: Services, upstream_port: int) -> str:
     return issued.secret
 
 
+def _interrupted(signum: int, frame: FrameType | None) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _throwaway(data_dir: Path, keep: bool) -> Iterator[None]:
+    """The demo's data directory while the demo runs: removed once it stops — Ctrl-C,
+    SIGTERM or a failed start alike — unless ``keep``, when one line says where it is.
+
+    SIGTERM is taken as a Ctrl-C. uvicorn shuts down gracefully on either, then raises
+    the signal again, to end as it would have; SIGTERM's default action would then kill
+    the process before anything here runs, and leave the directory behind."""
+    previous = signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if keep:
+            console.print(f"Demo data kept in {data_dir}", highlight=False, soft_wrap=True)
+        else:
+            try:
+                shutil.rmtree(data_dir)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                err_console.print(
+                    f"warning: could not remove the demo's data directory {data_dir}: "
+                    f"{serving.reason(exc)}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+
+
 def demo_command(
     port: Annotated[int, typer.Option(help="Port for Clearance.")] = 8080,
-    data_dir: DataDir = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Put the demo's data directory here (an empty or new one), and keep it "
+            "[default: a new temporary directory, removed when the demo stops].",
+            file_okay=False,
+        ),
+    ] = None,
+    keep: Annotated[
+        bool,
+        typer.Option("--keep", help="Keep the temporary data directory when the demo stops."),
+    ] = False,
 ) -> None:
     """Run a throwaway demo with a stand-in upstream, one model, org and key.
 
-    The demo gets a fresh data directory; its upstream is a test double that echoes,
+    The demo gets a fresh data directory, removed when it stops (Ctrl-C or SIGTERM)
+    unless --keep or --data-dir is given; its upstream is a test double that echoes,
     not a model.
     """
+    # A directory the user named is theirs: only one made here is thrown away.
+    keep = keep or data_dir is not None
     if data_dir is None:
         data_dir = Path(tempfile.mkdtemp(prefix="clearance-demo-"))
+    with _throwaway(data_dir, keep):
+        _run_demo(data_dir, port, keep)
+
+
+def _run_demo(data_dir: Path, port: int, keep: bool) -> None:
     settings = settings_for(data_dir, port=port, log_json=False, log_level="warning")
     with reported_errors():
         installation.create(settings, f"demo.clearance.invalid/{secrets.token_hex(4)}")
@@ -257,5 +316,6 @@ def demo_command(
         highlight=False,
         soft_wrap=True,
     )
-    console.print(f"Serving on {base} — press Ctrl-C to stop.")
+    then = "" if keep else " (and remove the data directory)"
+    console.print(f"Serving on {base} — press Ctrl-C to stop{then}.")
     _run_server(settings, workers=1)
