@@ -81,6 +81,16 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    ssl_certfile: Path | None = Field(
+        default=None,
+        description="Serve HTTPS with this PEM certificate (its chain after it); default: "
+        "plain HTTP, for TLS terminated by a reverse proxy in front.",
+    )
+    ssl_keyfile: Path | None = Field(
+        default=None,
+        description="The certificate's private key (PEM, unencrypted); default: in the "
+        "certificate file.",
+    )
     log_level: str = "info"
     log_json: bool = True
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import socket
+import ssl
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -110,6 +111,27 @@ def listen(settings: Settings) -> socket.socket:
     return sock
 
 
+def check_tls(settings: Settings) -> None:
+    """Refuse, naming the file and why, a certificate or key that will not serve TLS
+    (uvicorn would only find out once the application had started)."""
+    if settings.ssl_certfile is None:
+        if settings.ssl_keyfile is not None:
+            raise SetupError("ssl_keyfile is set without ssl_certfile")
+        return
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(settings.ssl_certfile, settings.ssl_keyfile)
+    except ssl.SSLError as exc:
+        raise SetupError(
+            f"cannot serve TLS with {settings.ssl_certfile}"
+            f"{f' and {settings.ssl_keyfile}' if settings.ssl_keyfile else ''}: "
+            f"{exc.reason or first_line(exc)}"
+        ) from None
+    except OSError as exc:
+        where = exc.filename or settings.ssl_certfile
+        raise SetupError(f"cannot read {where}: {reason(exc)}") from None
+
+
 class ReportingLifespan(LifespanOn):
     """uvicorn's lifespan protocol, keeping the exception a failed startup raised and
     saying it in one ``error:`` line (in whichever process it failed)."""
@@ -183,12 +205,12 @@ class _Server(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started and sockets:
-            log.info("Serving on %s", _url(sockets[0]))
+            log.info("Serving on %s", _url(sockets[0], self.config.is_ssl))
 
 
-def _url(sock: socket.socket) -> str:
+def _url(sock: socket.socket, tls: bool) -> str:
     host, port = sock.getsockname()[:2]
-    return f"http://{_where(host, port)}"
+    return f"{'https' if tls else 'http'}://{_where(host, port)}"
 
 
 def _options(settings: Settings) -> dict[str, Any]:
@@ -200,6 +222,8 @@ def _options(settings: Settings) -> dict[str, Any]:
         # Client addresses are Clearance's to resolve (``trusted_proxies``): uvicorn's
         # own rewriting would believe any X-Forwarded-For arriving from loopback.
         "proxy_headers": False,
+        "ssl_certfile": settings.ssl_certfile,
+        "ssl_keyfile": settings.ssl_keyfile,
         "settings": settings,
     }
 
@@ -226,7 +250,7 @@ def run_workers(sock: socket.socket, settings: Settings, workers: int) -> None:
     config = ServeConfig(
         "clearance.cli.serving:worker_app", factory=True, workers=workers, **_options(settings)
     )
-    log.info("Serving on %s with %d workers", _url(sock), workers)
+    log.info("Serving on %s with %d workers", _url(sock, config.is_ssl), workers)
     supervisor = Multiprocess(config, sockets=[sock])
     try:
         supervisor.run()

@@ -115,6 +115,7 @@ def _run_server(settings: Settings, workers: int) -> None:
     """Serve until stopped. A failed start — the port taken, the database unreachable,
     the application's startup failing — is one ``error:`` line and exit status 1."""
     with reported_errors():
+        serving.check_tls(settings)
         sock = serving.listen(settings)  # first: a port in use is said at once
         with serving.startup_errors(settings):
             installation.read_server_secret(settings)
@@ -178,9 +179,32 @@ def serve_command(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on [default: 8080].")] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    ssl_certfile: Annotated[
+        Path | None,
+        typer.Option(
+            help="Serve HTTPS with this PEM certificate (chain) [default: plain HTTP].",
+            dir_okay=False,
+        ),
+    ] = None,
+    ssl_keyfile: Annotated[
+        Path | None,
+        typer.Option(
+            help="The certificate's private key, PEM, unencrypted "
+            "[default: in the certificate file].",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the gateway (/v1), the admin API (/admin) and health checks."""
-    _run_server(settings_for(data_dir, host=host, port=port, policy_dir=policy_dir), workers)
+    settings = settings_for(
+        data_dir,
+        host=host,
+        port=port,
+        policy_dir=policy_dir,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+    )
+    _run_server(settings, workers)
 
 
 def db_upgrade_command(data_dir: DataDir = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -58,13 +59,18 @@ def clearance(
     return result
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def wait_until_up(
+    url: str,
+    process: subprocess.Popen[bytes],
+    timeout: float = 30.0,
+    verify: ssl.SSLContext | bool = True,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"process exited with {process.returncode} before {url} was up")
         try:
-            if httpx.get(url, timeout=1).status_code < 500:
+            if httpx.get(url, timeout=1, verify=verify).status_code < 500:
                 return
         except httpx.HTTPError:
             pass
@@ -79,8 +85,10 @@ def running(
     log: Path,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``args`` (in ``cwd``) until the block ends; its output goes to ``log``."""
+    """Run ``args`` (in ``cwd``) until the block ends; its output goes to ``log``
+    (``verify``: how to check the certificate of an https ``ready_url``)."""
     with log.open("wb") as out:
         process = subprocess.Popen(
             list(args),
@@ -90,7 +98,7 @@ def running(
             cwd=cwd,
         )
         try:
-            wait_until_up(ready_url, process)
+            wait_until_up(ready_url, process, verify=verify)
             yield process
         finally:
             process.terminate()
