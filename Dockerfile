@@ -2,8 +2,9 @@
 #
 #   docker build -t clearance .
 #   docker volume create clearance-data
-#   docker run --rm -v clearance-data:/data clearance init          # prints the admin token once
-#   docker run -d -p 8080:8080 -v clearance-data:/data clearance    # serve
+#   docker run --rm -v clearance-data:/data clearance init --log-origin clearance.example.org/log
+#                                                  # prints the admin token and password once
+#   docker run -d -p 8080:8080 -v clearance-data:/data --stop-timeout 45 clearance   # serve
 #
 # The data directory (/data) holds the database, the server secret and the log's
 # signing key: keep it on a volume, never in the image. For the scaled-out mode pass
@@ -29,7 +30,9 @@ ENV CLEARANCE_DATA_DIR=/data \
     PYTHONUNBUFFERED=1
 VOLUME ["/data"]
 EXPOSE 8080
+# On the port serve listens on (CLEARANCE_PORT); a server given --ssl-certfile needs a
+# HEALTHCHECK of its own (https).
 HEALTHCHECK --interval=10s --timeout=3s \
-    CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz').status != 200)"]
+    CMD ["python", "-c", "import os,sys,urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('CLEARANCE_PORT', '8080')).status != 200)"]
 ENTRYPOINT ["clearance"]
 CMD ["serve"]

@@ -53,6 +53,11 @@ def test_the_image_runs_as_a_user_and_the_unit_is_hardened() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "USER clearance" in dockerfile
     assert "pip install --no-cache-dir /wheels/*.whl" in dockerfile
+    stages = dockerfile.split("\nFROM ")[1:]
+    assert [stage.split()[0] for stage in stages] == ["python:3.11-slim"] * 2
+    # What the image runs from is the wheel alone, never the source tree.
+    copies = [line for line in stages[-1].splitlines() if line.startswith("COPY")]
+    assert copies == ["COPY --from=build /wheels /wheels"]
     unit = (ROOT / "deploy" / "clearance.service").read_text()
     for line in ("User=clearance", "NoNewPrivileges=true", "ProtectSystem=strict"):
         assert line in unit
