@@ -57,8 +57,10 @@ def wait_for_seal(live: Live, after: int, timeout: float = 15) -> None:
 
 def test_independent_verifier_accepts_the_running_servers_log(live: Live) -> None:
     before = wait_for_checkpoint(live)
-    client = openai.OpenAI(base_url=live.v1, api_key=live.api_key, max_retries=0)
-    client.chat.completions.create(model="stub-chat", messages=[{"role": "user", "content": "hi"}])
+    with openai.OpenAI(base_url=live.v1, api_key=live.api_key, max_retries=0) as client:
+        client.chat.completions.create(
+            model="stub-chat", messages=[{"role": "user", "content": "hi"}]
+        )
     wait_for_seal(live, before - 1)
     size = wait_for_checkpoint(live)
     vkey = live.cli("audit", "key").strip()

@@ -4,6 +4,7 @@ of a real upstream process: whole and streamed, tools, embeddings, models."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import anthropic
 import openai
@@ -15,13 +16,15 @@ HELLO = [{"role": "user", "content": "hello from the sdk"}]
 
 
 @pytest.fixture
-def oa(live: Live) -> openai.OpenAI:
-    return openai.OpenAI(base_url=live.v1, api_key=live.api_key, max_retries=0)
+def oa(live: Live) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=live.v1, api_key=live.api_key, max_retries=0) as client:
+        yield client  # closed after the test: see tests/gateway/test_openai_sdk.py
 
 
 @pytest.fixture
-def an(live: Live) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=live.base_url, api_key=live.api_key, max_retries=0)
+def an(live: Live) -> Iterator[anthropic.Anthropic]:
+    with anthropic.Anthropic(base_url=live.base_url, api_key=live.api_key, max_retries=0) as c:
+        yield c
 
 
 def test_streamed_chat_arrives_in_chunks_and_is_metered(oa: openai.OpenAI, live: Live) -> None:
@@ -138,7 +141,7 @@ async def test_anthropic_async(live: Live) -> None:
 
 def test_anthropic_errors_are_in_anthropics_shape(live: Live) -> None:
     client = anthropic.Anthropic(base_url=live.base_url, api_key="clr_wrong", max_retries=0)
-    with pytest.raises(anthropic.AuthenticationError) as caught:
+    with client, pytest.raises(anthropic.AuthenticationError) as caught:
         client.messages.create(model="claude-stub", max_tokens=10, messages=HELLO)  # type: ignore[arg-type]
     body = caught.value.body
     assert isinstance(body, dict)

@@ -16,11 +16,11 @@ HELLO = [{"role": "user", "content": "one two three four five six seven eight ni
 
 def test_an_upstream_failing_midway_ends_the_stream_with_an_error_event(live: Live) -> None:
     client = openai.OpenAI(base_url=live.v1, api_key=live.api_key, max_retries=0)
-    raw = client.chat.completions.with_raw_response.create(
-        model="breaking", messages=HELLO, stream=True
-    )
     received: list[object] = []
-    with pytest.raises(openai.APIError) as caught:  # noqa: PT012 (the error comes mid-iteration)
+    with client, pytest.raises(openai.APIError) as caught:  # noqa: PT012 (mid-iteration)
+        raw = client.chat.completions.with_raw_response.create(
+            model="breaking", messages=HELLO, stream=True
+        )
         for chunk in raw.parse():
             received.append(chunk)
     assert received  # the first events got through before the break
