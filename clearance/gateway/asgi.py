@@ -141,7 +141,15 @@ class Gateway:
                 if known
                 else GatewayError(404, "not_found", f"No route for {method} {path}")
             )
+            # Counted and logged as "unknown": the path is the client's text.
+            call = self._call("unknown", protocol, scope, headers, request_id)
+            call.status, call.error_code = error.status, error.code
             await send_error(send, protocol, error, request_id)
+            self._finished(call)
+
+    def _finished(self, call: Call) -> None:
+        """Count a request that has ended (each exactly once)."""
+        self._metrics.finished(call)
 
     def _call(
         self, name: str, protocol: ApiProtocol, scope: Scope, headers: Headers, request_id: str
@@ -170,7 +178,6 @@ class Gateway:
         send: Send,
     ) -> None:
         call = self._call(name, protocol, scope, headers, request_id)
-        status = 200
         try:
             if protocol is ANTHROPIC and not headers.anthropic_version:
                 raise GatewayError(
@@ -186,16 +193,17 @@ class Gateway:
             else:
                 await self._forwarder.whole(call, send)
         except GatewayError as error:
-            status = error.status
             await self._refuse(call, error, send)
+        except Exception:  # a bug: the server answers 500
+            call.status, call.error_code = 500, "internal_error"
+            raise
         finally:
             if call.admission is not None:
                 self._limiter.release(call.admission, call.usage.total or 0, self._clock.now())
-            self._metrics.requests.labels(name, str(status)).inc()
-            self._metrics.latency.labels(name).observe(time.monotonic() - call.started)
+            self._finished(call)
 
     async def _refuse(self, call: Call, error: GatewayError, send: Send) -> None:
-        self._metrics.refusals.labels(error.code).inc()
+        call.status, call.error_code = error.status, error.code
         log.info(
             "request_refused",
             request_id=call.request_id,
@@ -240,7 +248,9 @@ class Gateway:
         try:
             await self._authenticate(call)
         except GatewayError as error:
+            call.status, call.error_code = error.status, error.code
             await send_error(send, protocol, error, request_id)
+            self._finished(call)
             return
         assert call.principal is not None
         models = sorted(self._catalog.all(), key=lambda m: m.name)
@@ -282,3 +292,4 @@ class Gateway:
         ]
         await send({"type": "http.response.start", "status": 200, "headers": response_headers})
         await send({"type": "http.response.body", "body": body})
+        self._finished(call)

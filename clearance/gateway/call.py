@@ -45,3 +45,11 @@ class Call:
     decision: Decision | None = None
     admission: Admission | None = None
     usage: Usage = field(default_factory=Usage)
+    status: int = 200
+    """The status the request ended with, for metrics and the access line: the HTTP
+    status its client received — except a stream that failed after its 200 went out,
+    which ended with the status of the error event that closed it (a 502 for an
+    upstream that broke off, say), or 499 if its client left first."""
+    error_code: str | None = None
+    """The machine code it ended with, if not a success (``upstream_status``: the
+    upstream's own error, passed through)."""

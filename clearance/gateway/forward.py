@@ -20,7 +20,7 @@ from starlette.types import Receive, Send
 from clearance.clock import Clock
 from clearance.gateway.call import Call
 from clearance.gateway.errors import GatewayError
-from clearance.gateway.metrics import GatewayMetrics
+from clearance.gateway.metrics import UPSTREAM_STATUS, GatewayMetrics
 from clearance.gateway.output import OutputScreen, StreamScreen, answer_text
 from clearance.gateway.protocols.base import StreamMeter
 from clearance.gateway.upstream import UpstreamResponse, Upstreams
@@ -154,8 +154,9 @@ class Forwarder:
                 refusal = self._output.judge(call, answer_text(document))
                 if refusal is not None:
                     raise refusal  # recorded as refused, with the tokens it used
-        error_code = None if response.status < 400 else "upstream_status"
+        error_code = None if response.status < 400 else UPSTREAM_STATUS
         await self.durably(usage_record(call, response.status, error_code))
+        call.status, call.error_code = response.status, error_code
         headers = [
             (b"content-type", response.content_type.encode()),
             (b"content-length", b"%d" % len(content)),
@@ -172,7 +173,8 @@ class Forwarder:
         if response.status != 200:
             content = await response.body()
             self._check_reply(call, response.status, _json_object(content))
-            await self.durably(usage_record(call, response.status, "upstream_status"))
+            await self.durably(usage_record(call, response.status, UPSTREAM_STATUS))
+            call.status, call.error_code = response.status, UPSTREAM_STATUS
             headers = [
                 (b"content-type", b"application/json"),
                 *request_id_headers(call.protocol.name, call.request_id),
@@ -197,6 +199,9 @@ class Forwarder:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         status, error_code = await self._relay(call, response, meter, receive, send)
         call.usage = meter.usage
+        call.error_code = error_code
+        if status != 200:  # its client left (a failure's status is the error's: _pump)
+            call.status = status
         latency = round((time.monotonic() - call.started) * 1000, 3)
         outcome = UsageOutcome(
             request_id=call.request_id,
@@ -265,6 +270,7 @@ class Forwarder:
         except GatewayError as error:
             if watch is not None and watch.left:
                 return 499, "client_disconnected"
+            call.status = error.status  # what the stream's error event says, not its 200
             # Headers are gone already: end the stream with a well-formed error event.
             await send(
                 {
