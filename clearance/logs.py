@@ -6,11 +6,18 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 import structlog
 
 from clearance.settings import Settings
+
+
+def logs_at(settings: Settings, level: str) -> bool:
+    """Whether lines of ``level`` are written at the configured ``log_level``."""
+    levels = logging.getLevelNamesMapping()
+    return levels[level.upper()] >= levels[settings.log_level.upper()]
 
 
 def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
@@ -43,3 +50,11 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s")
+
+
+def line_writer() -> Callable[[str], None]:
+    """Writes ready-made lines (one or several, ``\\n``-separated) to the log stream as
+    configured, past structlog's processors: for lines rendered already."""
+    logger = structlog.get_config()["logger_factory"]()
+    write: Callable[[str], None] = logger.msg
+    return write

@@ -23,6 +23,7 @@ from clearance.admin.app import build_admin_app
 from clearance.audit.publish import LogPublisher
 from clearance.bodylimit import BodyLimit, body_limits
 from clearance.container import Services, build_services, purge_monitoring
+from clearance.gateway.access import AccessLog
 from clearance.gateway.asgi import Gateway
 from clearance.gateway.clientip import ClientAddress
 from clearance.gateway.errors import GatewayError
@@ -34,7 +35,7 @@ from clearance.gateway.stages.authorize import Authorize
 from clearance.gateway.stages.limit import Limit
 from clearance.gateway.stages.parse import Parse
 from clearance.gateway.stages.screen import Screen, TextSink
-from clearance.logs import configure_logging
+from clearance.logs import configure_logging, line_writer, logs_at
 from clearance.monitoring.health import MonitorWatch
 from clearance.portal.views import build_portal_app
 from clearance.requestid import RequestIdMiddleware
@@ -77,7 +78,15 @@ def build_gateway(services: Services) -> Gateway:
         ClientAddress(s.settings.trusted_proxies),
         s.metrics,
         s.settings.max_body_bytes,
+        access_log(s.settings),
     )
+
+
+def access_log(settings: Settings) -> AccessLog | None:
+    """The gateway's access log, unless turned off (or below the log level)."""
+    if not settings.access_log or not logs_at(settings, "info"):
+        return None
+    return AccessLog(line_writer() if settings.log_json else None)
 
 
 def texts_for_monitor(services: Services) -> TextSink | None:
@@ -233,6 +242,7 @@ def build_app(services: Services) -> ASGIApp:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            gateway.flush()
             await services.close()
 
     async def metrics(_request: Request) -> Response:

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     )
     log_level: str = "info"
     log_json: bool = True
+    access_log: bool = Field(
+        default=True,
+        description="Log one line per gateway request (ids, model, status, tokens, "
+        "latency; never content or key material).",
+    )
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     max_control_body_bytes: int = Field(
         default=1024 * 1024,

@@ -16,6 +16,7 @@ import structlog
 from starlette.types import Receive, Scope, Send
 
 from clearance.clock import Clock
+from clearance.gateway.access import AccessLog
 from clearance.gateway.call import Call
 from clearance.gateway.clientip import ClientAddress
 from clearance.gateway.errors import GatewayError
@@ -112,6 +113,7 @@ class Gateway:
         addresses: ClientAddress,
         metrics: GatewayMetrics,
         max_body_bytes: int,
+        access: AccessLog | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._authenticate = authenticate
@@ -123,6 +125,7 @@ class Gateway:
         self._addresses = addresses
         self._metrics = metrics
         self._max_body = max_body_bytes
+        self._access = access
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path, method = scope["path"], scope["method"]
@@ -147,9 +150,16 @@ class Gateway:
             await send_error(send, protocol, error, request_id)
             self._finished(call)
 
+    def flush(self) -> None:
+        """Write out what the gateway holds back (access lines): when the server stops."""
+        if self._access is not None:
+            self._access.flush()
+
     def _finished(self, call: Call) -> None:
-        """Count a request that has ended (each exactly once)."""
+        """Count and log a request that has ended (each exactly once)."""
         self._metrics.finished(call)
+        if self._access is not None:
+            self._access.finished(call)
 
     def _call(
         self, name: str, protocol: ApiProtocol, scope: Scope, headers: Headers, request_id: str
@@ -204,13 +214,6 @@ class Gateway:
 
     async def _refuse(self, call: Call, error: GatewayError, send: Send) -> None:
         call.status, call.error_code = error.status, error.code
-        log.info(
-            "request_refused",
-            request_id=call.request_id,
-            endpoint=call.endpoint,
-            status=error.status,
-            code=error.code,
-        )
         if call.principal is not None:
             try:
                 record = usage_record(call, error.status, error.code)
