@@ -1,5 +1,9 @@
 """Structured logs (structlog): one JSON object a line on stderr, carrying the request
-id of the request being served. Nothing secret is ever passed to a logger."""
+id of the request being served. Nothing secret is ever passed to a logger.
+
+Lines logged through the standard library (uvicorn's own, asyncio's, libraries') are
+rendered by the same processors, so with ``log_json`` every line on the stream is one
+JSON object, with ``logger`` naming where it came from."""
 
 from __future__ import annotations
 
@@ -12,6 +16,11 @@ from typing import TextIO
 import structlog
 
 from clearance.settings import Settings
+
+
+class _Handler(logging.StreamHandler[TextIO]):
+    """The standard library's lines to the log stream (replaced, not added to, when
+    logging is configured again)."""
 
 
 def logs_at(settings: Settings, level: str) -> bool:
@@ -36,20 +45,33 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
         event["pid"] = pid  # which worker process, when serving with --workers
         return event
 
+    shared: list[structlog.typing.Processor] = [
+        add_pid,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            add_pid,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[structlog.contextvars.merge_contextvars, *shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s")
+    handler = _Handler(stream or sys.stderr)
+    if settings.log_json:
+        handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+                processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _Handler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
 
 
 def line_writer() -> Callable[[str], None]:

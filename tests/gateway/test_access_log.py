@@ -1,6 +1,6 @@
 """Every gateway request leaves one access line in the server's log — ids, model,
 status, tokens, latency, never a key or a word of content — unless ``access_log`` is
-off."""
+off; and with ``log_json`` every line the server writes is JSON, uvicorn's own too."""
 
 from __future__ import annotations
 
@@ -105,6 +105,14 @@ def test_streams_and_refusals_leave_one_line_each(live: Live) -> None:
     (line,) = access_lines(live.log, request_id)
     assert (line["status"], line["code"], line["model"]) == (404, "model_not_found", None)
     assert unknown not in live.log.read_text()  # the client's text, not a registered name
+
+
+def test_with_log_json_every_line_is_json_uvicorns_own_included(live: Live) -> None:
+    text = live.log.read_text()
+    parsed = [json.loads(line) for line in text.splitlines() if line.strip()]
+    from_uvicorn = [line for line in parsed if line.get("logger", "").startswith("uvicorn")]
+    assert any(line["event"].startswith("Started server process") for line in from_uvicorn)
+    assert all({"level", "timestamp", "pid"} <= set(line) for line in from_uvicorn)
 
 
 def test_access_log_off_leaves_no_line(tmp_path: Path, upstream_url: str) -> None:
