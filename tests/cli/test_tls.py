@@ -4,6 +4,7 @@ installation with no reverse proxy in front to terminate TLS."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import ssl
 import subprocess
 from dataclasses import dataclass
@@ -86,7 +87,9 @@ def test_a_tls_client_calls_healthz_over_https(tmp_path: Path) -> None:
             httpx.get(f"http://127.0.0.1:{port}/healthz")
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             httpx.get(url)
-    assert f"Serving on https://127.0.0.1:{port}" in log.read_text().splitlines()
+    # The start line (uvicorn's, in JSON as every line is with log_json).
+    events = [json.loads(line)["event"] for line in log.read_text().splitlines()]
+    assert f"Serving on https://127.0.0.1:{port}" in events
 
 
 def _one_error(result: subprocess.CompletedProcess[str]) -> str:
