@@ -14,6 +14,15 @@ Every example is split 75/25 into training and validation by a hash of its text,
 the split does not depend on order. Heads are scikit-learn logistic regressions, one
 per signal; each threshold is chosen on out-of-fold predictions over the training
 part. The validation part is scored once, at the end, into ``metrics.json``.
+
+Severity: only the written ``harmful_prohibited*.jsonl`` examples say a harmful
+request is prohibited (``bio_prohibited``…, ``csam``); only the written
+``uplift*.jsonl`` ones say a harmful request is dual-use and not prohibited (what an
+entitlement unlocks: offensive tooling, pathogen enhancement, agent synthesis), and the
+``dualuse*.jsonl`` ones are legitimate entitled work (pathogen biology, vaccine
+research, toxicology, authorised exploit development) — both hold the prohibited heads
+back. Every other harmful example (written by domain only, or public) says
+nothing about its severity, so the prohibited heads do not learn from it.
 """
 
 from __future__ import annotations
@@ -46,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 from clearance.content import features  # noqa: E402
 from clearance.content.embedder import Embedder  # noqa: E402
 from clearance.content.linear import HEADS, LinearModel, combine  # noqa: E402
-from clearance.content.signals import DOMAINS, SIGNALS  # noqa: E402
+from clearance.content.signals import DOMAINS, PROHIBITED, SEVERE, SIGNALS  # noqa: E402
 
 WRITTEN = ROOT / "data" / "classifier" / "written"
 OUT = ROOT / "clearance" / "content" / "model"
@@ -154,7 +163,8 @@ class Example:
     text: str
     source: str
     label: str
-    """A domain, ``jailbreak``, or ``benign``."""
+    """A domain, a prohibited signal (``bio_prohibited``, ``csam``…), ``jailbreak``,
+    ``benign:<sounds like>`` or ``dualuse:<domain>`` (legitimate entitled work)."""
     target: np.ndarray = field(default_factory=lambda: np.zeros(len(SIGNALS)))
     mask: np.ndarray = field(default_factory=lambda: np.ones(len(SIGNALS), dtype=bool))
     group: str | None = None
@@ -166,9 +176,23 @@ class Example:
         return hashlib.sha256(key.encode()).digest()[0] < 64  # 25%
 
 
-def harmful(text: str, source: str, domain: str) -> Example:
-    example = Example(text, source, domain)
-    example.target[SIGNALS.index(domain)] = 1
+def harmful(text: str, source: str, label: str) -> Example:
+    """A harmful request: ``label`` is its domain (severity unknown) or a prohibited
+    signal (a prohibited request in a domain is harmful in the domain too)."""
+    example = Example(text, source, label)
+    example.target[SIGNALS.index(label)] = 1
+    if label in SEVERE:
+        example.target[SIGNALS.index(label.removesuffix("_prohibited"))] = 1
+    elif label in DOMAINS:  # says nothing of severity: the prohibited heads skip it
+        example.mask[[SIGNALS.index(s) for s in (*SEVERE, "csam")]] = False
+    return example
+
+
+def dual_use(text: str, source: str, domain: str) -> Example:
+    """Legitimate work an entitlement to ``domain`` covers: never prohibited; whether
+    it asks for enough uplift to flag the domain itself is left unsaid."""
+    example = Example(text, source, f"dualuse:{domain}")
+    example.mask[SIGNALS.index(domain)] = False
     return example
 
 
@@ -271,7 +295,8 @@ def malware_prompts(cache: Path) -> list[tuple[str, str]]:
 
 
 def written() -> list[Example]:
-    """``harmful*.jsonl``, ``benign*.jsonl`` and ``jailbreak*.jsonl``."""
+    """``harmful*.jsonl``, ``uplift*.jsonl``, ``dualuse*.jsonl``, ``benign*.jsonl`` and
+    ``jailbreak*.jsonl``."""
     examples: list[Example] = []
     for path in sorted(WRITTEN.glob("*.jsonl")):
         kind = path.stem.split("_")[0]
@@ -280,6 +305,12 @@ def written() -> list[Example]:
             text, label = row["text"], row["label"]
             if kind == "harmful":
                 examples.append(harmful(text, "written", label))
+            elif kind == "uplift":  # harmful in the domain, and known not prohibited
+                example = harmful(text, "written", label)
+                example.mask[:] = True
+                examples.append(example)
+            elif kind == "dualuse":
+                examples.append(dual_use(text, "written", label))
             elif label == "jailbreak":
                 examples.append(jailbreak(text, "written", domains_known=False))
             else:  # benign, or role-play that is harmless
@@ -328,18 +359,25 @@ MAX_FALSE_FLAGS = {
     "radnuc": 0.004,
     "other_harm": 0.004,
     "jailbreak": 0.01,
+    **dict.fromkeys(SEVERE, 0.01),
+    "csam": 0.004,
 }
 """Per signal, at most this share of the hard benign training examples (written
 questions that merely sound risky) may cross the deep stage's threshold, out of fold;
 together the domains keep the share of them flagged at all under 3%. Cyber gets the
 largest share: its benign near-misses (defensive security work) are the closest to its
-harmful requests, and its recall matters most in a cyber program."""
+harmful requests, and its recall matters most in a cyber program. A prohibited
+signal's share is of the legitimate entitled work (``dualuse``) and the benign
+questions sounding like its domain: a false flag there refuses entitled work outright
+and counts toward suspending its end user."""
 INLINE_MAX_FALSE_FLAGS = {**{s: share / 2 for s, share in MAX_FALSE_FLAGS.items()}, "cyber": 0.006}
 """The inline stage's shares: about half the deep stage's, since its flags refuse
 requests on the spot, so it must be the surer of the two (what it lets through, the
 deep stage still scores)."""
 SOUNDS_LIKE = {"cyber": "cyber", "bio": "bio", "chem": "chem", "radnuc": "radnuc"}
 SOUNDS_LIKE["other_harm"] = "other"
+SEVERITY_KNOWN = (*SEVERE, "csam")
+"""The signals only severity-labelled examples teach (and ``severity``, their head)."""
 
 
 def design(x_lex: sparse.csr_matrix, dense: np.ndarray | None) -> sparse.csr_matrix:
@@ -356,19 +394,33 @@ def fit(x: sparse.csr_matrix, y: np.ndarray) -> LogisticRegression:
 
 def head_targets(examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
     """Targets and masks for every head (``linear.HEADS``): the direct ones as the
-    examples say; topic = harmful in the domain or benign but sounding like it; intent
-    = harmful in any domain. Topic and intent learn only from examples whose domains
-    are known."""
+    examples say; topic = about the domain (harmful in it, prohibited in it, entitled
+    work in it, or benign but sounding like it); intent = harmful in any domain or
+    prohibited; severity = prohibited. Topic, intent and severity learn only from
+    examples whose domains are known; intent not from entitled work (harmful or not is
+    left unsaid), severity not from harmful examples whose severity is unknown."""
     direct = np.stack([e.target for e in examples])
     masks = np.stack([e.mask for e in examples])
-    known = masks[:, 0]
+    known = masks[:, 0] | masks[:, 1]  # a dual-use example leaves one domain unknown
     labels = [e.label for e in examples]
-    topic = np.array(
-        [[lab in (d, f"benign:{SOUNDS_LIKE[d]}") for d in DOMAINS] for lab in labels], dtype=float
+
+    def about(label: str, domain: str) -> bool:
+        sounds = f"benign:{SOUNDS_LIKE[domain]}"
+        return label in (domain, f"{domain}_prohibited", f"dualuse:{domain}", sounds)
+
+    topic = np.array([[about(lab, d) for d in DOMAINS] for lab in labels], dtype=float)
+    intent = np.array([[lab in (*DOMAINS, *SEVERITY_KNOWN)] for lab in labels], dtype=float)
+    severity = np.array([[lab in SEVERITY_KNOWN] for lab in labels], dtype=float)
+    targets = np.hstack([direct, topic, intent, severity])
+    entitled_work = np.array([lab.startswith("dualuse:") for lab in labels])
+    severity_known = masks[:, SIGNALS.index("csam")]
+    extra = np.hstack(
+        [
+            np.repeat(known[:, None], len(DOMAINS), axis=1),
+            (known & ~entitled_work)[:, None],
+            (known & severity_known)[:, None],
+        ]
     )
-    intent = np.array([[lab in DOMAINS] for lab in labels], dtype=float)
-    targets = np.hstack([direct, topic, intent])
-    extra = np.repeat(known[:, None], len(DOMAINS) + 1, axis=1)
     return targets, np.hstack([masks, extra])
 
 
@@ -388,14 +440,31 @@ def out_of_fold(x: sparse.csr_matrix, targets: np.ndarray, masks: np.ndarray) ->
     return heads
 
 
+def hard_negatives(examples: list[Example], signal: str) -> np.ndarray:
+    """The examples a signal's threshold is held back by: the benign questions that
+    merely sound risky; for a prohibited signal, also every piece of entitled work and
+    the domain's dual-use requests known not to be prohibited (``csam``: every benign
+    question and entitled work)."""
+    labels = [e.label for e in examples]
+    if signal == "csam":
+        return np.array([lab.startswith(("benign:", "dualuse:")) for lab in labels])
+    if signal in SEVERE:
+        domain = signal.removesuffix("_prohibited")
+        sounds = f"benign:{SOUNDS_LIKE[domain]}"
+        uplift = [e.label == domain and bool(e.mask[SIGNALS.index(signal)]) for e in examples]
+        entitled = [lab.startswith("dualuse:") or lab == sounds for lab in labels]
+        return np.array(uplift) | np.array(entitled)
+    return np.array([lab.startswith("benign:") for lab in labels])
+
+
 def thresholds_for(
-    scores: np.ndarray, hard_benign: np.ndarray, limits: dict[str, float]
+    scores: np.ndarray, examples: list[Example], limits: dict[str, float]
 ) -> list[float]:
-    """Per signal, the lowest threshold that keeps out-of-fold flags on the hard
-    benign examples at or under its share in ``limits`` (lowest: the most recall)."""
+    """Per signal, the lowest threshold that keeps out-of-fold flags on its hard
+    negatives at or under its share in ``limits`` (lowest: the most recall)."""
     chosen = []
     for s in range(len(SIGNALS)):
-        ranked = np.sort(scores[hard_benign, s])[::-1]
+        ranked = np.sort(scores[hard_negatives(examples, SIGNALS[s]), s])[::-1]
         allowed = int(len(ranked) * limits[SIGNALS[s]])
         cut = ranked[allowed] if allowed < len(ranked) else 0.0
         chosen.append(float(min(max(cut + 1e-4, 0.2), 0.99)))
@@ -407,7 +476,6 @@ def train(
 ) -> dict[str, Any]:
     x = design(lexical_matrix([e.text for e in examples], vocabulary), dense)
     targets, masks = head_targets(examples)
-    hard_benign = np.array([e.label.startswith("benign:") for e in examples])
     lexical = np.zeros((len(vocabulary), len(HEADS)), dtype=np.float32)
     dense_weights = np.zeros((x.shape[1] - len(vocabulary), len(HEADS)), dtype=np.float32)
     bias = np.zeros(len(HEADS), dtype=np.float32)
@@ -420,7 +488,7 @@ def train(
         bias[h] = model.intercept_[0]
         print(f"  {head:<17} {int(targets[rows, h].sum()):>5} positive / {rows.sum():>5}")
     limits = MAX_FALSE_FLAGS if dense is not None else INLINE_MAX_FALSE_FLAGS
-    thresholds = thresholds_for(combine(out_of_fold(x, targets, masks)), hard_benign, limits)
+    thresholds = thresholds_for(combine(out_of_fold(x, targets, masks)), examples, limits)
     print(
         "  thresholds: "
         + ", ".join(f"{s} {t:.3f}" for s, t in zip(SIGNALS, thresholds, strict=True))
@@ -437,25 +505,28 @@ def train(
     return result
 
 
+def domain_of(label: str) -> str:
+    """The domain an example is harmful in (a prohibited one's domain), else its label."""
+    return label.removesuffix("_prohibited") if label in SEVERE else label
+
+
 def evaluate(
     examples: list[Example], scores: list[dict[str, float]], thresholds: dict[str, float]
 ) -> dict[str, Any]:
     """Per domain on the validation examples: precision and recall of its own flag,
     recall of any domain's flag (a bio request flagged chem is still caught), and the
     false-flag rate of the benign questions that sound like it (flagged in any
-    domain). Then bio and chem together, and every risky-sounding benign question."""
+    domain). Then bio and chem together, and every risky-sounding benign question.
+    Then per prohibited signal (see :func:`evaluate_prohibited`)."""
     flags = [{s for s in SIGNALS if score[s] >= thresholds[s]} for score in scores]
     harm = set(DOMAINS)
-
-    def rate(rows: list[int], hit: Any) -> float:
-        return round(sum(1 for i in rows if hit(i)) / max(1, len(rows)), 3)
 
     def rows_where(test: Any) -> list[int]:
         return [i for i, e in enumerate(examples) if test(e.label)]
 
     report: dict[str, Any] = {}
-    for signal in SIGNALS:
-        positives = rows_where(lambda label, s=signal: label == s)
+    for signal in (*DOMAINS, "jailbreak"):
+        positives = rows_where(lambda label, s=signal: domain_of(label) == s)
         flagged = [i for i, f in enumerate(flags) if signal in f]
         if signal == "jailbreak":
             sounding = rows_where(lambda label: label == "benign:benign_roleplay")
@@ -467,11 +538,11 @@ def evaluate(
             "positives": len(positives),
             "recall": rate(positives, lambda i, s=signal: s in flags[i]),
             "recall_any_domain": rate(positives, lambda i: bool(flags[i] & harm)),
-            "precision": rate(flagged, lambda i, s=signal: examples[i].label == s),
+            "precision": rate(flagged, lambda i, s=signal: domain_of(examples[i].label) == s),
             "benign_sounding": len(sounding),
             "false_flag_rate": false_flag,
         }
-    biochem = rows_where(lambda label: label in ("bio", "chem"))
+    biochem = rows_where(lambda label: domain_of(label) in ("bio", "chem"))
     risky = rows_where(
         lambda label: label.startswith("benign:") and label[7:] in SOUNDS_LIKE.values()
     )
@@ -482,6 +553,59 @@ def evaluate(
     report["benign_sounding_risky"] = {
         "count": len(risky),
         "false_flag_rate": rate(risky, lambda i: bool(flags[i] & harm)),
+        "prohibited_flag_rate": rate(risky, lambda i: bool(flags[i] & set(PROHIBITED))),
+    }
+    report.update(evaluate_prohibited(examples, flags))
+    return report
+
+
+def rate(rows: list[int], hit: Any) -> float:
+    return round(sum(1 for i in rows if hit(i)) / max(1, len(rows)), 3)
+
+
+def evaluate_prohibited(examples: list[Example], flags: list[set[str]]) -> dict[str, Any]:
+    """Per prohibited signal: recall of its own flag and of any prohibited flag (a
+    bioweapon request flagged ``chem_prohibited`` is still refused), precision, and the
+    rate of prohibited flags (any) on the legitimate entitled work of its domain — the
+    false refusals an entitled organization would see. Then all entitled work together
+    (how much of it is also flagged with its domain is shown, not judged: whether it
+    is dual-use enough to flag is left unlabelled); the harmful dual-use requests known
+    not to be prohibited (flagged prohibited: a false refusal of what an entitlement
+    unlocks); and the harmful examples whose severity is unlabelled (how many of them
+    are flagged prohibited: not a score)."""
+    banned = set(PROHIBITED)
+    labels = [e.label for e in examples]
+    report: dict[str, Any] = {}
+    for signal in SEVERITY_KNOWN:
+        positives = [i for i, lab in enumerate(labels) if lab == signal]
+        flagged = [i for i, f in enumerate(flags) if signal in f]
+        domain = signal.removesuffix("_prohibited")
+        entitled = [i for i, lab in enumerate(labels) if lab == f"dualuse:{domain}"]
+        report[signal] = {
+            "positives": len(positives),
+            "recall": rate(positives, lambda i, s=signal: s in flags[i]),
+            "recall_any_prohibited": rate(positives, lambda i: bool(flags[i] & banned)),
+            "precision": rate(flagged, lambda i, s=signal: labels[i] == s),
+            "entitled_work": len(entitled),
+            "false_flag_rate": rate(entitled, lambda i: bool(flags[i] & banned)),
+        }
+    work = [i for i, lab in enumerate(labels) if lab.startswith("dualuse:")]
+    report["entitled_work"] = {
+        "count": len(work),
+        "prohibited_flag_rate": rate(work, lambda i: bool(flags[i] & banned)),
+        "flagged_with_its_domain": rate(work, lambda i: labels[i][8:] in flags[i]),
+    }
+    known = [bool(e.mask[SIGNALS.index("csam")]) for e in examples]
+    uplift = [i for i, lab in enumerate(labels) if lab in DOMAINS and known[i]]
+    report["dual_use_requests"] = {
+        "count": len(uplift),
+        "prohibited_flag_rate": rate(uplift, lambda i: bool(flags[i] & banned)),
+        "flagged_with_its_domain": rate(uplift, lambda i: labels[i] in flags[i]),
+    }
+    unlabelled = [i for i, lab in enumerate(labels) if lab in DOMAINS and not known[i]]
+    report["harmful_severity_unlabelled"] = {
+        "count": len(unlabelled),
+        "flagged_prohibited": rate(unlabelled, lambda i: bool(flags[i] & banned)),
     }
     return report
 
@@ -492,16 +616,23 @@ def write_misses(
     scores: list[dict[str, float]],
     thresholds: dict[str, float],
 ) -> None:
-    harm = set(DOMAINS)
+    harm, banned = set(DOMAINS), set(PROHIBITED)
     with path.open("w", encoding="utf-8") as out:
         for example, score in zip(examples, scores, strict=True):
-            flags = {s for s in SIGNALS if score[s] >= thresholds[s]} & harm
-            missed = example.label in harm and not flags
-            false_flag = example.label.startswith("benign:") and bool(flags)
-            if missed or false_flag:
-                kind = "missed" if missed else "false_flag"
-                row = {"kind": kind, "label": example.label, "source": example.source}
-                out.write(json.dumps({**row, "scores": score, "text": example.text}) + "\n")
+            flags = {s for s in SIGNALS if score[s] >= thresholds[s]}
+            label = example.label
+            if label in SEVERITY_KNOWN and not flags & banned:
+                kind = "missed_prohibited"
+            elif label in harm and not flags & harm:
+                kind = "missed"
+            elif label.startswith("benign:") and flags & harm:
+                kind = "false_flag"
+            elif label.startswith(("benign:", "dualuse:")) and flags & banned:
+                kind = "false_prohibited"
+            else:
+                continue
+            row = {"kind": kind, "label": label, "source": example.source}
+            out.write(json.dumps({**row, "scores": score, "text": example.text}) + "\n")
 
 
 def main() -> None:
@@ -511,7 +642,8 @@ def main() -> None:
         "--misses",
         type=Path,
         help="Also write the deep stage's validation mistakes here (JSON lines): harmful "
-        "requests flagged in no domain, and benign ones flagged in some.",
+        "requests flagged in no domain, prohibited ones flagged nothing prohibited, benign "
+        "ones flagged in some domain, and benign or entitled work flagged prohibited.",
     )
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)

@@ -1,17 +1,22 @@
 """Linear heads over the lexical features (normalised to unit length) and, for the
-deep stage, the sentence embedding too — logistic regressions, twelve of them:
+deep stage, the sentence embedding too — logistic regressions, one per:
 
-* a **direct** head per signal: "asks for serious harm in this domain" (or "is a
+* **direct** head per signal: "asks for serious harm in this domain", "asks for
+  something prohibited in it" (``bio_prohibited``…), "asks for CSAM" (or "is a
   jailbreak");
-* a **topic** head per domain: "is about this domain", harmful or not;
-* one **intent** head: "asks for serious harm", whatever the domain.
+* **topic** head per domain: "is about this domain", harmful or not;
+* **intent** head: "asks for serious harm", whatever the domain;
+* **severity** head: "asks for something no one may be given" (weaponization, mass
+  casualties, attacks on critical infrastructure, CSAM), whatever the domain.
 
 A domain's score is the geometric mean of its direct head, its topic head and the
-intent head. Topic and intent are each learnt from every domain's examples, harmful
-and benign alike, so "culture anthrax to release it" (topic bio, harmful intent)
-separates from "how was the anthrax vaccine developed" (topic bio, benign intent)
-better than one head per domain manages on its own. The jailbreak score is its direct
-head.
+intent head; a prohibited signal's, of its direct head, its domain's topic head and
+the severity head; ``csam``'s, of its direct head and the severity head. Topic, intent
+and severity are each learnt from every domain's examples, harmful and benign alike,
+so "culture anthrax to release it" (topic bio, harmful intent) separates from "how was
+the anthrax vaccine developed" (topic bio, benign intent) — and "release it over a
+city" (severity) from "the strain's virulence factors, for our vaccine work" — better
+than one head per signal manages on its own. The jailbreak score is its direct head.
 
 A model is one ``.npz`` file written by ``scripts/build_classifiers.py``: the
 vocabulary, each feature's weight in each head, the embedding weights (deep stage
@@ -28,12 +33,26 @@ from pathlib import Path
 import numpy as np
 
 from clearance.content import features
-from clearance.content.signals import DOMAINS, SIGNALS, Scores
+from clearance.content.signals import DOMAINS, SEVERE, SIGNALS, Scores
 from clearance.errors import ClearanceError
 
-HEADS = (*SIGNALS, *(f"topic:{d}" for d in DOMAINS), "intent")
-_TOPICS = slice(len(SIGNALS), len(SIGNALS) + len(DOMAINS))
-_INTENT = len(HEADS) - 1
+HEADS = (*SIGNALS, *(f"topic:{d}" for d in DOMAINS), "intent", "severity")
+
+
+def _parts(signal: str) -> tuple[int, ...]:
+    """The heads whose geometric mean is ``signal``'s score."""
+    if signal in DOMAINS:
+        return HEADS.index(signal), HEADS.index(f"topic:{signal}"), HEADS.index("intent")
+    if signal in SEVERE:
+        domain = signal.removesuffix("_prohibited")
+        return HEADS.index(signal), HEADS.index(f"topic:{domain}"), HEADS.index("severity")
+    if signal == "csam":
+        return HEADS.index(signal), HEADS.index("severity")
+    return (HEADS.index(signal),)
+
+
+PARTS = tuple(_parts(signal) for signal in SIGNALS)
+"""Per signal (in ``SIGNALS`` order), the heads its score combines."""
 
 
 class ModelFileError(ClearanceError):
@@ -109,14 +128,17 @@ class LinearModel:
             sums, root = [0.0] * len(HEADS), 1.0
         bias = self.bias.tolist()
         heads = [_sigmoid(total / root + b) for total, b in zip(sums, bias, strict=True)]
-        intent = heads[_INTENT]
-        domains, topics = len(DOMAINS), _TOPICS.start
         return {
-            name: round(
-                math.cbrt(heads[i] * heads[topics + i] * intent) if i < domains else heads[i], 4
-            )
-            for i, name in enumerate(SIGNALS)
+            name: round(_mean(heads, parts), 4) for name, parts in zip(SIGNALS, PARTS, strict=True)
         }
+
+
+def _mean(heads: list[float], parts: tuple[int, ...]) -> float:
+    if len(parts) == 3:
+        return math.cbrt(heads[parts[0]] * heads[parts[1]] * heads[parts[2]])
+    if len(parts) == 2:
+        return math.sqrt(heads[parts[0]] * heads[parts[1]])
+    return heads[parts[0]]
 
 
 def _sigmoid(x: float) -> float:
@@ -125,9 +147,9 @@ def _sigmoid(x: float) -> float:
 
 def combine(heads: np.ndarray) -> np.ndarray:
     """Signal scores (texts x signals) from head probabilities (texts x heads)."""
-    scores = heads[:, : len(SIGNALS)].copy()
-    domains = len(DOMAINS)
-    scores[:, :domains] = np.cbrt(
-        heads[:, :domains] * heads[:, _TOPICS] * heads[:, _INTENT : _INTENT + 1]
-    )
+    scores = np.empty((heads.shape[0], len(SIGNALS)))
+    for s, parts in enumerate(PARTS):
+        product = np.prod(heads[:, parts], axis=1)
+        roots = {1: product, 2: np.sqrt(product), 3: np.cbrt(product)}
+        scores[:, s] = roots[len(parts)]
     return scores
