@@ -15,7 +15,7 @@ before it is applied.
         context: {purpose: cyber, categories: [cyber], entitled_purposes: [cyber]}
         expect: allow
       - name: weapons content is refused for everyone
-        context: {categories: [cbrn_weapons], entitled_purposes: [cyber, bio]}
+        context: {categories: [bio_prohibited], entitled_purposes: [cyber, bio]}
         expect: deny
         code: prohibited_content           # optional
         policies: [prohibited-content]     # optional: these must be among the deciders

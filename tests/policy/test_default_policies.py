@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clearance import yamlfile
+from clearance.content.signals import PROHIBITED
 from clearance.domains import RISK_DOMAINS
 from clearance.policy.engine import default_files, load_schema
 from clearance.policy.source import compile_policies
@@ -19,13 +20,6 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policy-tests.yaml
 SCHEMA = load_schema()
 COMPILED = compile_policies(default_files(), SCHEMA)
 DOCUMENT = yamlfile.load(EXAMPLES.read_text())
-PROHIBITED = [
-    "cbrn_weapons",
-    "mass_casualty",
-    "critical_infrastructure_attack",
-    "csam",
-    "other_harm",
-]
 
 
 @pytest.mark.parametrize("case", DOCUMENT["cases"], ids=lambda c: c["name"])
