@@ -134,6 +134,27 @@ def test_a_dual_use_domain_outside_the_entitlement_counts_once_refused() -> None
     assert detector.observe(event(categories=frozenset({"cyber"}))) == []
 
 
+def test_prohibited_signals_count_whatever_the_entitlement_and_are_critical() -> None:
+    detector = ProhibitedContent()
+    weapon = refused(categories=frozenset({"bio", "bio_prohibited"}), entitled=frozenset({"bio"}))
+    (finding,) = detector.observe(weapon)
+    assert (finding.severity, finding.evidence["domains"]) == (
+        Severity.CRITICAL,
+        ["bio", "bio_prohibited"],
+    )
+    # Served because the inline stage missed it; the deep stage's flag still counts.
+    missed = event(
+        categories=frozenset({"cyber"}),
+        deep=frozenset({"cyber", "cyber_prohibited"}),
+        entitled=frozenset({"cyber"}),
+    )
+    (late,) = detector.observe(missed)
+    assert (late.severity, late.evidence["domains"]) == (Severity.CRITICAL, ["cyber_prohibited"])
+    assert late.summary == "prohibited request: cyber_prohibited (served)"
+    (csam,) = detector.observe(event(categories=frozenset({"csam"})))
+    assert csam.severity == Severity.CRITICAL
+
+
 def test_every_attempt_is_its_own_finding_and_the_list_is_configurable() -> None:
     assert len(feed(ProhibitedContent(), [refused(m) for m in range(3)])) == 3
     custom = ProhibitedContent(ProhibitedSettings(prohibited=frozenset({"weapons"})))

@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
+from clearance.content import signals
 from clearance.errors import InvalidInput
 
-DUAL_USE = frozenset({"cyber", "bio", "chem", "radnuc"})
+DUAL_USE = frozenset(signals.DUAL_USE)
 """The dual-use domains an organization must be entitled to before asking about them."""
 MAX_SUBJECTS = 100_000
 """Default cap on the subjects (orgs, keys, users) one detector keeps state for."""

@@ -1,18 +1,22 @@
 """Prohibited content: every request that tried for something no one may ask for.
 
 A request counts as a prohibited attempt when a screening stage flagged a category
-that is prohibited outright (by default ``other_harm``), when the gateway refused it
-as prohibited content, or when it touched a dual-use domain (cyber, bio, chem, radnuc)
-the organization is not entitled to and was refused for that. Each attempt is one
-finding — automatic rules count them per end user, key or organization (by default
-three in an hour suspend the end user). Attempts touching bio, chem or radnuc are
-critical: those are the domains where one answer can do irreversible harm.
+that is prohibited outright (by default the shipped policy's: ``cyber_prohibited``,
+``bio_prohibited``, ``chem_prohibited``, ``radnuc_prohibited``, ``csam``,
+``other_harm``), when the gateway refused it as prohibited content, or when it touched
+a dual-use domain (cyber, bio, chem, radnuc) the organization is not entitled to and
+was refused for that. Each attempt is one finding — automatic rules count them per end
+user, key or organization (by default three in an hour suspend the end user).
+Attempts touching bio, chem or radnuc, and every prohibited one but ``other_harm``
+(weaponization, mass casualties, attacks on critical infrastructure, CSAM), are
+critical: there one answer can do irreversible harm.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from clearance.content.signals import PROHIBITED, SEVERE
 from clearance.monitoring.detectors.base import (
     DUAL_USE,
     Finding,
@@ -21,13 +25,13 @@ from clearance.monitoring.detectors.base import (
     check_settings,
 )
 
-CRITICAL_DOMAINS = frozenset({"bio", "chem", "radnuc"})
+CRITICAL_DOMAINS = frozenset({"bio", "chem", "radnuc", *SEVERE, "csam"})
 
 
 @dataclass(frozen=True, slots=True)
 class ProhibitedSettings:
     enabled: bool = True
-    prohibited: frozenset[str] = frozenset({"other_harm"})
+    prohibited: frozenset[str] = frozenset(PROHIBITED)
     """Categories no organization may be served, whatever it is entitled to."""
 
     def __post_init__(self) -> None:
