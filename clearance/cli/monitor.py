@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import orjson
 import typer
@@ -24,7 +24,10 @@ from clearance.cli.common import (
     settings_for,
     with_caller,
 )
-from clearance.content.signals import STAGES
+from clearance.content.signals import DUAL_USE, PROHIBITED, STAGES
+
+if TYPE_CHECKING:
+    from clearance.content.classifier import Verdict
 
 monitor_app = typer.Typer(
     help="Usage monitoring: content screening, the monitor, topic summaries.",
@@ -64,6 +67,16 @@ def read_texts(source: TextIO, name: str) -> list[tuple[Any, str]]:
     return items
 
 
+def _verdict_fields(verdict: Verdict) -> dict[str, Any]:
+    flagged = verdict.flagged
+    return {
+        "scores": verdict.scores,
+        "flagged": flagged,
+        "dual_use": [name for name in flagged if name in DUAL_USE],
+        "prohibited": [name for name in flagged if name in PROHIBITED],
+    }
+
+
 @monitor_app.command("classify")
 def classify(
     file: Annotated[
@@ -76,9 +89,11 @@ def classify(
         Path | None, typer.Option(help="Write the results here instead of standard output.")
     ] = None,
 ) -> None:
-    """Score each text per risk domain (cyber, bio, chem, radnuc, other_harm) and for
-    jailbreak attempts; print one JSON line per text with its scores and the signals
-    over their thresholds."""
+    """Score each text per risk domain (cyber, bio, chem, radnuc, other_harm), for what
+    no entitlement unlocks (cyber_prohibited, bio_prohibited, chem_prohibited,
+    radnuc_prohibited, csam) and for jailbreak attempts; print one JSON line per text
+    with its scores, the signals over their thresholds ("flagged"), and of those the
+    dual-use domains ("dual_use") and the prohibited categories ("prohibited")."""
     if stage not in STAGES:
         raise fail(f"--stage must be one of {', '.join(STAGES)}, not {stage!r}")
     # Imported here: the models' libraries would slow every other command's start.
@@ -102,7 +117,7 @@ def classify(
             texts = [text for _, text in batch]
             verdicts = classifier.deep(texts) if stage == "deep" else classifier.inline(texts)
             lines += [
-                orjson.dumps({"id": id_, "scores": v.scores, "flagged": v.flagged})
+                orjson.dumps({"id": id_, **_verdict_fields(v)})
                 for (id_, _), v in zip(batch, verdicts, strict=True)
             ]
     except (ModelUnavailable, ModelFileError) as exc:

@@ -26,6 +26,7 @@ def test_classify_a_file_as_typed(tmp_path: Path) -> None:
     assert [r["id"] for r in results] == ["r1", 2]
     assert set(results[0]["scores"]) == set(SIGNALS)
     assert results[0]["flagged"] == ["cyber"]
+    assert (results[0]["dual_use"], results[0]["prohibited"]) == (["cyber"], [])
     assert results[1]["flagged"] == []
 
 
