@@ -50,7 +50,7 @@ class Load:
             "stream": stream,
         }
         headers = {"authorization": f"Bearer {self.live.api_key}"}
-        with httpx.Client(base_url=self.live.v1, timeout=10) as http:
+        with httpx.Client(base_url=self.live.v1, timeout=30) as http:
             while not self.stop.is_set():
                 try:
                     with http.stream("POST", "/chat/completions", json=body, headers=headers) as r:
@@ -59,7 +59,10 @@ class Load:
                         for _ in r.iter_bytes():
                             pass
                 except httpx.HTTPError:
-                    return  # the server is gone
+                    # The server is gone (the test stops the load just after), or one
+                    # request failed on a loaded machine: keep asking, so the streams
+                    # are still in flight when the kill comes.
+                    time.sleep(0.01)
 
     def run(self, streams: int, calls: int) -> list[threading.Thread]:
         threads = [
