@@ -45,11 +45,13 @@ def content_classifier(s: Services) -> ContentClassifier:
 
 def monitor(s: Services) -> Monitor:
     from clearance.monitoring.detectors import build_detectors
+    from clearance.monitoring.judge import Judge, judge_settings
     from clearance.monitoring.monitor import Monitor
     from clearance.monitoring.rules import RuleBook, parse_rules
 
     settings = s.settings
     detectors = build_detectors(settings.monitor_detectors)
+    judging = judge_settings(settings.monitor_judge)
     return Monitor(
         s.db,
         s.clock,
@@ -67,6 +69,11 @@ def monitor(s: Services) -> Monitor:
         deep=settings.monitor_deep,
         text_wait=timedelta(seconds=settings.monitor_text_wait if settings.monitor_process else 0),
         handoff=s.handoff if settings.monitor_process else None,
+        judge=(
+            Judge(judging, s.clock, s.catalog, settings.monitor_judge_api_key)
+            if judging is not None
+            else None
+        ),
     )
 
 

@@ -227,6 +227,18 @@ class Settings(BaseSettings):
         description='Detector settings, e.g. {"volume": {"z": 5}, "jailbreak_probing": '
         '{"enabled": false}}.',
     )
+    monitor_judge: dict[str, Any] = Field(
+        default_factory=dict,
+        description="An optional guard-model judge the deep stage asks for a second "
+        'opinion, e.g. {"url": "http://127.0.0.1:8001/v1", "model": "llama-guard-3"}; '
+        "see the README's Monitoring section for its other settings.",
+    )
+    monitor_judge_api_key: str | None = Field(
+        default=None,
+        description="The judge's API key, if its endpoint needs one (from the environment, "
+        "CLEARANCE_MONITOR_JUDGE_API_KEY; never logged).",
+        repr=False,
+    )
     monitor_rules: list[dict[str, Any]] = Field(
         default_factory=lambda: [
             {

@@ -90,10 +90,13 @@ monitor_results_table = sa.Table(
     sa.Column("flagged", sa.String(128), nullable=True),
     sa.Column("embedding", sa.LargeBinary, nullable=True),
     sa.Column("terms", sa.String(512), nullable=True),
+    sa.Column("judge_verdict", sa.String(200), nullable=True),
+    sa.Column("judge_flagged", sa.String(128), nullable=True),
 )
 """The deep stage's verdict on each usage event: the signals it flagged, and for topic
 summaries the text's embedding (float16) and its most telling vocabulary terms —
-never the text."""
+never the text. With a guard-model judge (``judge.py``), what it answered and the
+signals that maps to ("" for safe); both None for an event it did not judge."""
 
 
 class AlertStatus(StrEnum):
@@ -148,4 +151,6 @@ def result_row(row: Any, deep: Deep | None) -> dict[str, Any]:
         "flagged": ",".join(f for f in flagged if f) or None,
         "embedding": deep.embedding if deep is not None else None,
         "terms": (deep.terms or None) if deep is not None else None,
+        "judge_verdict": None,
+        "judge_flagged": None,
     }

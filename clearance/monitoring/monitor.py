@@ -13,9 +13,8 @@ findings become alerts (kept and retried should that fail) and, by rule, actions
 One process monitors at a time: it holds a lease on the position row
 (``progress.py``), which another process takes over once it lapses; so every
 detector sees every event. The server runs the monitor in a process of its own
-(``worker.py``), fed the texts of the requests it serves every few milliseconds; a
-recent record whose text has not arrived waits up to ``text_wait`` for it. Texts other
-server processes served come through the handoff table (``handoff.py``).
+(``worker.py``), fed the texts of its requests; a recent record whose text is late
+waits up to ``text_wait`` for it; other processes' texts come through ``handoff.py``.
 
 Holes: ids are handed out in order, but a transaction that rolls back, or several
 writers committing out of order (PostgreSQL, several processes), leave holes for a
@@ -47,6 +46,7 @@ from clearance.monitoring.detectors.base import Detector, Finding, UsageEvent
 from clearance.monitoring.enforcement import Enforcement
 from clearance.monitoring.feed import ContentFeed
 from clearance.monitoring.handoff import Handoff
+from clearance.monitoring.judge import Judge
 from clearance.monitoring.models import Deep, Verdicts, monitor_results_table, result_row
 from clearance.monitoring.progress import MonitorStats, Progress
 from clearance.monitoring.retention import ContentStore, content_table
@@ -97,6 +97,7 @@ class Monitor:
         deep: bool = True,
         text_wait: timedelta = timedelta(0),
         handoff: Handoff | None = None,
+        judge: Judge | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -114,20 +115,17 @@ class Monitor:
         self._deep = deep
         self._text_wait = text_wait
         self._handoff = handoff
-        self._seen: dict[int, float] = {}
-        """When rows held back for their text were first read (monotonic)."""
-        self._taken_at = 0.0
-        """When this monitor last took the lease (monotonic)."""
+        self._guard = judge
+        self._seen: dict[int, float] = {}  # rows held back for their text: first read at
+        self._taken_at = 0.0  # when this monitor last took the lease (monotonic)
         self.standby = False
         """Another process holds the lease (the texts fed to this one go to the handoff)."""
         self.on_lease: Callable[[], None] | None = None
         """Called whenever this process takes the lease."""
         self._progress = Progress(db, clock)
         self._position: int | None = None
-        self._holes: dict[int, float] = {}
-        """Ids not seen yet below the position, and since when (monotonic)."""
-        self._waiting: tuple[int, float] | None = None
-        """The hole the monitor is stopped at, and since when."""
+        self._holes: dict[int, float] = {}  # ids not seen yet below the position: since
+        self._waiting: tuple[int, float] | None = None  # the hole stopped at, since when
         self._unraised: list[Finding] = []
         self._dropped_seen = feed.dropped
         self.stats = MonitorStats()
@@ -168,6 +166,8 @@ class Monitor:
             return 0
         texts = {r.request_id: t for r in rows if (t := self._feed.peek(r.request_id)) is not None}
         verdicts, results, kept = await asyncio.to_thread(self._judge, rows, texts)
+        if self._guard is not None:  # a second opinion (judge.py)
+            self._unraised += await self._guard.review(rows, texts, verdicts, results)
         end = max(start, *(row.id for row in rows))
         dropped = self._feed.dropped
         stats = replace(
