@@ -56,6 +56,11 @@ class StubGuard:
                 return f"unsafe\n{code}"
         return "safe"
 
+    slow: float = 0.0
+    """Seconds it takes to answer."""
+    refuse: str | None = None
+    """A text holding this is refused with 400 (as a context too long would be)."""
+
 
 @contextlib.asynccontextmanager
 async def stub_guard() -> AsyncIterator[StubGuard]:
@@ -71,6 +76,11 @@ async def stub_guard() -> AsyncIterator[StubGuard]:
             body = json.loads(await reader.readexactly(int(headers["content-length"])))
             guard.received.append(body)
             guard.keys.append(headers.get("authorization"))
+            await asyncio.sleep(guard.slow)
+            if guard.refuse is not None and guard.refuse in body["messages"][-1]["content"]:
+                writer.write(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                await writer.drain()
+                return
             reply = json.dumps(
                 {"choices": [{"message": {"role": "assistant", "content": guard.answer(body)}}]}
             ).encode()
@@ -183,7 +193,7 @@ async def test_a_dead_judge_changes_nothing_and_raises_one_health_alert(
     health = [a for a in alerts if a.detector == DETECTOR]
     assert len(health) == 1
     assert health[0].org_id is None
-    assert "failing" in health[0].summary
+    assert "not answering (ConnectError)" in health[0].summary
     assert {a.detector for a in alerts} == {DETECTOR, "prohibited"}  # the rest as before
 
 
@@ -208,7 +218,7 @@ async def test_settings_are_checked_and_build_a_judging_monitor(tmp_path: Path) 
         judge_settings({"url": "http://127.0.0.1:1/v1", "model": "g", "sahre": 0.5})
     with pytest.raises(InvalidInput, match="share has the wrong type"):
         judge_settings({"url": "http://127.0.0.1:1/v1", "model": "g", "share": "half"})
-    with pytest.raises(InvalidInput, match="share must be between 0 and 1"):
+    with pytest.raises(InvalidInput, match="share and uncertain must be between 0 and 1"):
         judge_settings({"url": "http://127.0.0.1:1/v1", "model": "g", "share": 2})
     with pytest.raises(InvalidInput, match="mode must be add or decide"):
         judge_settings({"url": "http://127.0.0.1:1/v1", "model": "g", "mode": "veto"})
@@ -222,3 +232,58 @@ async def test_settings_are_checked_and_build_a_judging_monitor(tmp_path: Path) 
             assert (services.monitor._guard is not None) is judging
         finally:
             await services.close()
+
+
+async def test_a_slow_judge_holds_the_monitor_up_no_longer_than_its_timeout(
+    sqlite_services: Services,
+) -> None:
+    services = sqlite_services
+    ids = await setup(services)
+    async with stub_guard() as guard:
+        guard.slow = 30.0  # it never answers in time
+        monitor = judged_monitor(services, url=guard.url, timeout=0.5, concurrency=2)
+        started = asyncio.get_running_loop().time()
+        await ask(services, monitor, ids, [BENIGN, GUARDED, ANTHRAX])
+        waited = asyncio.get_running_loop().time() - started
+        guard.slow = 0.0
+        await ask(services, monitor, ids, [GUARDED], first=4)  # left alone: retry_after
+    assert waited < 30  # it gave up on the batch at its timeout, not the judge's pace
+    found = await results(services)
+    assert {judged for _, judged, _ in found.values()} == {None}
+    (health,) = [a for a in await services.alerts.list() if a.detector == DETECTOR]
+    assert "no answer within 0.5 s" in health.summary
+
+
+async def test_one_event_the_judge_refuses_leaves_it_up_for_the_others(
+    sqlite_services: Services,
+) -> None:
+    services = sqlite_services
+    ids = await setup(services)
+    long = "Summarise this log. " + "x" * 40_000 + " Then list the errors."
+    async with stub_guard() as guard:
+        guard.refuse = "x" * 100
+        monitor = judged_monitor(services, url=guard.url, max_chars=30_000)
+        await ask(services, monitor, ids, [long, GUARDED])
+    sent = guard.received[0]["messages"][0]["content"]
+    assert sent.startswith("Summarise this log.")  # both ends of a long text, no more
+    assert sent.endswith("Then list the errors.")
+    assert len(sent) < 30_010
+    found = await results(services)
+    assert found["req_000001"][1] is None  # refused: no verdict, the deep stage's stands
+    assert found["req_000002"][1:] == ("unsafe S4", "csam")
+    assert all(a.detector != DETECTOR for a in await services.alerts.list())
+
+
+def test_the_url_and_the_mapping_are_checked() -> None:
+    for url in ["ftp://127.0.0.1/v1", "http://127.0.0.1:99999/v1", "not a url", "http://[::1/v1"]:
+        with pytest.raises(InvalidInput, match="url"):
+            judge_settings({"url": url, "model": "g"})
+    with pytest.raises(InvalidInput, match="must list signals"):
+        judge_settings(
+            {"url": "http://127.0.0.1:1/v1", "model": "g", "categories": {"S9": ["bio_prohibted"]}}
+        )
+    lowered = judge_settings(
+        {"url": "http://127.0.0.1:1/v1", "model": "g", "categories": {"s9": ["cbrn_prohibited"]}}
+    )
+    assert lowered is not None
+    assert lowered.categories == {"S9": ["cbrn_prohibited"]}
