@@ -61,7 +61,11 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     if settings.log_json:
         handler.setFormatter(
             structlog.stdlib.ProcessorFormatter(
-                foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+                foreign_pre_chain=[
+                    structlog.contextvars.merge_contextvars,  # the request id, if bound
+                    structlog.stdlib.add_logger_name,
+                    *shared,
+                ],
                 processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
             )
         )

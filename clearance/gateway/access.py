@@ -41,6 +41,11 @@ FLUSH_AFTER = 0.05
 MAX_PENDING = 256
 
 
+ATOMIC_WRITE = 4096
+"""Bytes a write to a pipe may hold and still never interleave with another
+process's (PIPE_BUF on Linux); a longer line goes alone."""
+
+
 class AccessLog:
     def __init__(self, write: Callable[[str], None] | None) -> None:
         """``write``: writes whole lines to the JSON log stream (see
@@ -86,4 +91,12 @@ class AccessLog:
             self._timer = None
         if self._pending and self._write is not None:
             lines, self._pending = self._pending, []
-            self._write("\n".join(lines))
+            chunk: list[str] = []
+            size = 0
+            for line in lines:  # writes of at most PIPE_BUF bytes, whole lines: atomic on
+                if chunk and size + len(line) + 1 > ATOMIC_WRITE:  # a pipe that several
+                    self._write("\n".join(chunk))  # processes share (serve --workers N)
+                    chunk, size = [], 0
+                chunk.append(line)
+                size += len(line) + 1
+            self._write("\n".join(chunk))

@@ -14,6 +14,7 @@ import anthropic
 import openai
 import pytest
 
+from clearance.gateway.access import ATOMIC_WRITE, AccessLog
 from tests.support.installation import Cli, Live, serving
 
 ACCESS_FIELDS = {
@@ -58,10 +59,10 @@ def access_lines(log: Path, request_id: str, timeout: float = 10) -> list[dict[s
 
 def test_a_request_leaves_one_access_line_with_its_metadata_only(live: Live) -> None:
     words = f"access-line-probe {uuid.uuid4().hex}"
-    sdk = openai.OpenAI(base_url=live.v1, api_key=live.api_key, max_retries=0)
-    raw = sdk.chat.completions.with_raw_response.create(
-        model="stub-chat", messages=[{"role": "user", "content": words}]
-    )
+    with openai.OpenAI(base_url=live.v1, api_key=live.api_key, max_retries=0) as sdk:
+        raw = sdk.chat.completions.with_raw_response.create(
+            model="stub-chat", messages=[{"role": "user", "content": words}]
+        )
     reply = raw.parse()
     assert reply.usage is not None
     (line,) = access_lines(live.log, raw.headers["x-request-id"])
@@ -87,9 +88,12 @@ def test_a_request_leaves_one_access_line_with_its_metadata_only(live: Live) -> 
 
 def test_streams_and_refusals_leave_one_line_each(live: Live) -> None:
     sdk = anthropic.Anthropic(base_url=live.base_url, api_key=live.api_key, max_retries=0)
-    with sdk.messages.stream(
-        model="claude-stub", max_tokens=20, messages=[{"role": "user", "content": "a b c"}]
-    ) as stream:
+    with (
+        sdk,
+        sdk.messages.stream(
+            model="claude-stub", max_tokens=20, messages=[{"role": "user", "content": "a b c"}]
+        ) as stream,
+    ):
         text = stream.get_final_text()
         request_id = stream.response.headers["x-request-id"]
     assert text
@@ -99,7 +103,7 @@ def test_streams_and_refusals_leave_one_line_each(live: Live) -> None:
 
     client = openai.OpenAI(base_url=live.v1, api_key=live.api_key, max_retries=0)
     unknown = f"no-such-model-{uuid.uuid4().hex}"
-    with pytest.raises(openai.NotFoundError) as refused:
+    with client, pytest.raises(openai.NotFoundError) as refused:
         client.chat.completions.create(model=unknown, messages=[{"role": "user", "content": "x"}])
     request_id = refused.value.response.headers["x-request-id"]
     (line,) = access_lines(live.log, request_id)
@@ -126,11 +130,27 @@ def test_access_log_off_leaves_no_line(tmp_path: Path, upstream_url: str) -> Non
 
     with serving(tmp_path, setup, env={"CLEARANCE_ACCESS_LOG": "false"}) as quiet:
         sdk = openai.OpenAI(base_url=quiet.v1, api_key=quiet.api_key, max_retries=0)
-        for _ in range(3):
-            raw = sdk.chat.completions.with_raw_response.create(
-                model="chat", messages=[{"role": "user", "content": "hello"}]
-            )
-            assert raw.http_response.status_code == 200
+        with sdk:
+            for _ in range(3):
+                raw = sdk.chat.completions.with_raw_response.create(
+                    model="chat", messages=[{"role": "user", "content": "hello"}]
+                )
+                assert raw.http_response.status_code == 200
     logged = lines(quiet.log)  # the server has stopped: all it would write is there
     assert logged, "the server logs (JSON) as ever"
     assert [line for line in logged if line.get("event") == "request"] == []
+
+
+def test_waiting_lines_go_out_in_writes_a_pipe_keeps_whole() -> None:
+    """Several processes share the log pipe (serve --workers N): a write of at most
+    PIPE_BUF bytes never interleaves with another's, so the batch goes in such writes,
+    each of whole lines (a longer line alone)."""
+    writes: list[str] = []
+    access = AccessLog(writes.append)
+    lines = [json.dumps({"n": n, "pad": "x" * 90}) for n in range(256)]
+    access._pending = [*lines, "y" * 5000, "z"]
+    access.flush()
+    assert "\n".join(writes).split("\n") == [*lines, "y" * 5000, "z"]  # all, in order
+    assert len(writes) > 1
+    assert all(len(w) + 1 <= ATOMIC_WRITE for w in writes if "y" * 5000 not in w)
+    assert "y" * 5000 in writes  # alone
