@@ -19,6 +19,9 @@ from dataclasses import dataclass
 
 import cedarpy
 
+from clearance.content.signals import SIGNALS
+from clearance.policy.categories import categories_named
+
 CODES = (
     "prohibited_content",
     "jurisdiction_blocked",
@@ -137,6 +140,14 @@ def compile_policies(files: Mapping[str, str], schema: cedarpy.Schema) -> Compil
             for e in result.errors
         ]
         raise PolicyError("; ".join(problems))
+    where = {meta.id: meta.where for meta in metas}
+    for policy_id, named in categories_named(text).items():
+        if unknown := sorted(named - set(SIGNALS)):
+            raise PolicyError(
+                f"{where.get(policy_id, '?')} ({policy_id}): no screening stage emits the "
+                f"content categories {', '.join(unknown)}, so this policy would never see "
+                f"them (the categories: {', '.join(SIGNALS)})"
+            )
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + files[name].encode() + b"\0")

@@ -66,6 +66,13 @@ def test_statements_are_split_outside_strings_and_comments() -> None:
             "nonexistent",
         ),
         (PERMIT + '@id("t") permit (principal, action, resource)', "p.cedar:3", ""),
+        (  # a name of before the severity axis: a forbid that could never fire
+            PERMIT
+            + '\n@id("old")\nforbid (principal, action, resource)\n'
+            + 'when { context.categories.containsAny(["csam", "cbrn_weapons"]) };\n',
+            "p.cedar:4",
+            "no screening stage emits the content categories cbrn_weapons",
+        ),
     ],
 )
 def test_errors_name_the_file_and_line(text: str, where: str, message: str) -> None:
