@@ -163,8 +163,6 @@ class Judge:
         self._where = str(where.copy_with(username=None, password=None, query=None))
         self._down_until = 0.0
         self._alerted = False
-        self.judged = 0
-        self.failed = 0
 
     def wanted(self, request_id: str, verdict: Verdict, retention: str | None) -> bool:
         """Whether this event's text goes to the judge."""
@@ -201,12 +199,10 @@ class Judge:
             return []
         answers = await self._ask_all([texts[r] for r in chosen])
         if outage := next((a for a in answers if isinstance(a, Failed) and a.outage), None):
-            self.failed += len(chosen)
             return self._down(outage.reason)  # the whole batch as the deep stage saw it
         result_of = {result["request_id"]: result for result in results}
         for request_id, answer in zip(chosen, answers, strict=True):
             if isinstance(answer, Failed):
-                self.failed += 1
                 log.warning("monitor_judge_no_verdict", request_id=request_id, why=answer.reason)
                 continue
             deep = verdicts[request_id]
@@ -215,7 +211,6 @@ class Judge:
             result["judge_verdict"] = ("unsafe " + ",".join(codes))[:200] if codes else "safe"
             result["judge_flagged"] = ",".join(flagged)[:128]
             verdicts[request_id] = replace(deep, verdict=self._combined(deep.verdict, flagged))
-            self.judged += 1
         self._alerted = False  # it answers again
         return []
 

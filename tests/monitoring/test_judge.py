@@ -27,7 +27,7 @@ from clearance.registry.models import ModelSpec, Retention
 from clearance.settings import load_settings
 from tests.monitoring.test_monitor import _parts, drain, insert, row
 from tests.support.inprocess import FAST
-from tests.support.receivers import unused_port
+from tests.support.receivers import local_server, unused_port
 
 ACTOR = "local:test"
 BENIGN = "Please summarise the attached quarterly report in three bullet points."
@@ -92,13 +92,9 @@ async def stub_guard() -> AsyncIterator[StubGuard]:
         finally:
             writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    guard.port = server.sockets[0].getsockname()[1]
-    try:
+    async with local_server(handle) as port:
+        guard.port = port
         yield guard
-    finally:
-        server.close()
-        await server.wait_closed()
 
 
 async def setup(services: Services, retention: str = "digest") -> tuple[str, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 from aiosmtpd.controller import Controller
@@ -90,10 +90,20 @@ async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
         finally:
             writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    receiver.port = server.sockets[0].getsockname()[1]
-    try:
+    async with local_server(handle) as port:
+        receiver.port = port
         yield receiver
+
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def local_server(handle: Handler) -> AsyncIterator[int]:
+    """A TCP server on 127.0.0.1 calling ``handle`` for each connection: its port."""
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
     finally:
         server.close()
         await server.wait_closed()
